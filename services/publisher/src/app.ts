@@ -1,0 +1,91 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
+import { KeyRing, type Role } from './auth.js';
+import type { PublisherConfig } from './config.js';
+import { sendError } from './http-errors.js';
+import { PublisherMetrics } from './metrics.js';
+import { Publisher } from './publisher.js';
+import { healthRoutes } from './routes/health.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { pushRoutes } from './routes/push-subscriptions.js';
+import { userRoutes } from './routes/users.js';
+
+/** Request body limits, in bytes. */
+export const BODY_LIMIT = 64 * 1024;
+export const BATCH_BODY_LIMIT = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The role a `/v1` route needs; default `publish`. */
+    role?: Role;
+  }
+}
+
+/** What the routes share. */
+export interface AppContext {
+  config: PublisherConfig;
+  redis: Redis;
+  keys: Keys;
+  publisher: Publisher;
+  metrics: PublisherMetrics;
+}
+
+export interface BuildAppOptions {
+  config: PublisherConfig;
+  /** A connection made with connectRedis(..., {failFast: true}); the app does not close it. */
+  redis: Redis;
+  logger: Logger;
+}
+
+/** The publisher's HTTP app, ready to `listen()` or `inject()`. */
+export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Per-request lines would dominate the logs at thousands of requests a second; errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+  });
+  const keys = makeKeys(config);
+  const context: AppContext = {
+    config,
+    redis,
+    keys,
+    metrics: new PublisherMetrics(),
+    publisher: new Publisher({
+      redis,
+      keys,
+      idempotencyTtlS: config.HERALD_IDEMPOTENCY_TTL_S,
+      recordTtlS: Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S),
+      streamMaxLen: config.HERALD_STREAM_MAXLEN,
+    }),
+  };
+  const keyRing = new KeyRing(config.HERALD_API_KEYS, config.HERALD_ADMIN_KEYS);
+
+  // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    keyRing.authorize(request.headers.authorization, request.routeOptions.config.role ?? 'publish');
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    context.metrics.requestDuration
+      .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
+      .observe(reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  );
+
+  healthRoutes(app, context);
+  notificationRoutes(app, context);
+  userRoutes(app, context);
+  pushRoutes(app, context);
+  return app;
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { commonEnv, envInt, envList } from '@herald/shared';
+
+/** The publisher's environment. Defaults are documented in the README's configuration table. */
+export const publisherEnv = {
+  ...commonEnv,
+  /** HTTP port. Default 3000. */
+  PORT: envInt(3000, 0, 65535),
+  /** Interface to listen on. Default 127.0.0.1; a non-loopback HOST needs API keys. */
+  HOST: z.string().trim().default('127.0.0.1'),
+  /** Publish keys (comma list). */
+  HERALD_API_KEYS: envList(),
+  /** Admin keys (comma list), also accepted wherever a publish key is. */
+  HERALD_ADMIN_KEYS: envList(),
+  /** How long a notification id deduplicates, in seconds. Default 86400. */
+  HERALD_IDEMPOTENCY_TTL_S: envInt(86400, 1),
+  /** Approximate cap on the stream's length (XADD MAXLEN ~), the memory safety valve. Default 1000000. */
+  HERALD_STREAM_MAXLEN: envInt(1_000_000, 1000),
+  /** How long a Redis command may take before the request answers 503, in ms. Default 1500. */
+  HERALD_REDIS_TIMEOUT_MS: envInt(1500, 50, 60_000),
+};
+
+export type PublisherConfig = z.output<z.ZodObject<typeof publisherEnv>>;

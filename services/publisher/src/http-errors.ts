@@ -1,0 +1,54 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { HeraldError, type ErrorCode } from '@herald/shared';
+
+/** Fastify's own errors, mapped to the registry so every 4xx and 5xx has Herald's shape. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'HERALD_ERR_PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'HERALD_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'HERALD_ERR_BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'HERALD_ERR_BAD_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'HERALD_ERR_BAD_JSON',
+  FST_ERR_BAD_URL: 'HERALD_ERR_VALIDATION',
+  FST_ERR_MAX_PARAM_LENGTH: 'HERALD_ERR_VALIDATION',
+};
+
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty; send a JSON object',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The request body does not match its Content-Length',
+  FST_ERR_BAD_URL: 'The URL is not valid: check its percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
+};
+
+/** Turn anything thrown while handling a request into a HeraldError. */
+export function toHeraldError(err: unknown): HeraldError {
+  if (err instanceof HeraldError) return err;
+  const e = err as Partial<FastifyError> & { statusCode?: number };
+  const code = e.code ? FASTIFY_CODES[e.code] : undefined;
+  if (code) {
+    const message =
+      code === 'HERALD_ERR_PAYLOAD_TOO_LARGE'
+        ? 'The request body is too large'
+        : code === 'HERALD_ERR_UNSUPPORTED_MEDIA_TYPE'
+          ? `Content-Type must be application/json`
+          : (FASTIFY_MESSAGES[e.code!] ?? e.message);
+    return new HeraldError(code, message);
+  }
+  // A body that JSON.parse refused, or one carrying __proto__ (secure-json-parse).
+  if (e instanceof SyntaxError || (e.statusCode === 400 && /prototype|json/i.test(e.message ?? ''))) {
+    return new HeraldError('HERALD_ERR_BAD_JSON', `The request body is not valid JSON: ${e.message}`);
+  }
+  if (e.statusCode === 404) return new HeraldError('HERALD_ERR_NOT_FOUND');
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return new HeraldError('HERALD_ERR_VALIDATION', e.message ?? 'Bad request');
+  }
+  return new HeraldError('HERALD_ERR_INTERNAL');
+}
+
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const heraldError = toHeraldError(err);
+  if (heraldError.status >= 500) {
+    request.log.error({ err: err instanceof HeraldError && err.cause ? err.cause : err }, heraldError.code);
+  }
+  return reply.code(heraldError.status).type('application/json').send(heraldError.toBody());
+}

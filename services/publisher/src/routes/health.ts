@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app.js';
+import { redisCall } from '../redis-call.js';
+
+/** Liveness, readiness (Redis reachable) and Prometheus metrics; outside /v1, so never behind auth. */
+export function healthRoutes(app: FastifyInstance, { redis, metrics }: AppContext): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async () => {
+    await redisCall(redis.ping());
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+}

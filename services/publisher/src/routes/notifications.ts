@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  HeraldError,
+  NOTIFICATION_ID_PATTERN,
+  parseOrThrow,
+  publishBatchRequestSchema,
+  publishRequestSchema,
+  toIssues,
+  toStatusView,
+  type Issue,
+  type Notification,
+} from '@herald/shared';
+import { BATCH_BODY_LIMIT, type AppContext } from '../app.js';
+import type { PublishOutcome } from '../publisher.js';
+import { redisCall } from '../redis-call.js';
+
+type BatchResult =
+  | { id: string; streamId: string; status: 'accepted' | 'duplicate' }
+  | { error: { code: string; message: string; issues?: Issue[] } };
+
+function mismatch(outcome: PublishOutcome): HeraldError {
+  return new HeraldError(
+    'HERALD_ERR_IDEMPOTENCY_MISMATCH',
+    `Notification id ${outcome.id} was already used for a different notification (entry ${outcome.streamId}); use a new id`,
+  );
+}
+
+export function notificationRoutes(app: FastifyInstance, { publisher, redis, keys, metrics }: AppContext): void {
+  app.post('/v1/notifications', async (request, reply) => {
+    try {
+      const headerKey = request.headers['idempotency-key'];
+      if (headerKey !== undefined && (typeof headerKey !== 'string' || !NOTIFICATION_ID_PATTERN.test(headerKey))) {
+        const issue = { path: 'Idempotency-Key', message: 'expected 1 to 128 characters of A-Z a-z 0-9 . _ : -' };
+        throw new HeraldError('HERALD_ERR_VALIDATION', `Idempotency-Key: ${issue.message}`, [issue]);
+      }
+      const valid = parseOrThrow(publishRequestSchema, request.body, 'The notification');
+      const outcome = await publisher.publish(publisher.toNotification(valid, headerKey, Date.now()));
+      if (outcome.status === 'mismatch') throw mismatch(outcome);
+      metrics.published.inc({ outcome: outcome.status });
+      return reply.code(outcome.status === 'accepted' ? 202 : 200).send({ id: outcome.id, streamId: outcome.streamId });
+    } catch (err) {
+      metrics.published.inc({ outcome: err instanceof HeraldError && err.status === 503 ? 'unavailable' : 'rejected' });
+      throw err;
+    }
+  });
+
+  app.post('/v1/notifications/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (request, reply) => {
+    const { notifications: items } = parseOrThrow(publishBatchRequestSchema, request.body, 'The batch');
+    const results: BatchResult[] = new Array(items.length);
+    const valid: { index: number; notification: Notification }[] = [];
+    const now = Date.now();
+    items.forEach((item, index) => {
+      const parsed = publishRequestSchema.safeParse(item);
+      if (parsed.success) {
+        valid.push({ index, notification: publisher.toNotification(parsed.data, undefined, now) });
+      } else {
+        const issues = toIssues(parsed.error, ['notifications', index]);
+        const error = new HeraldError('HERALD_ERR_VALIDATION', `Notification ${index} is invalid`, issues);
+        results[index] = error.toBody();
+      }
+    });
+    let outcomes: PublishOutcome[];
+    try {
+      outcomes = valid.length ? await publisher.publishMany(valid.map((v) => v.notification)) : [];
+    } catch (err) {
+      metrics.published.inc({ outcome: 'unavailable' }, items.length);
+      throw err;
+    }
+    outcomes.forEach((outcome, i) => {
+      const index = valid[i]!.index;
+      results[index] =
+        outcome.status === 'mismatch'
+          ? mismatch(outcome).toBody()
+          : { id: outcome.id, streamId: outcome.streamId, status: outcome.status };
+    });
+    let succeeded = 0;
+    for (const result of results) {
+      const outcome = 'error' in result ? 'rejected' : result.status;
+      if (outcome !== 'rejected') succeeded++;
+      metrics.published.inc({ outcome });
+    }
+    if (succeeded > 0) return reply.code(202).send({ results });
+    const issues = results.flatMap((r) => ('error' in r ? (r.error.issues ?? []) : []));
+    const error = new HeraldError('HERALD_ERR_VALIDATION', 'No notification in the batch was accepted; see results', issues);
+    return reply.code(400).send({ ...error.toBody(), results });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/notifications/:id', async (request) => {
+    const { id } = request.params;
+    if (!NOTIFICATION_ID_PATTERN.test(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
+    const view = toStatusView(id, await redisCall(redis.hgetall(keys.notification(id))));
+    if (!view) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
+    return view;
+  });
+}

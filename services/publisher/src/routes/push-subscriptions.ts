@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  HeraldError,
+  isPrivateHost,
+  parseOrThrow,
+  pushSubscriptionSchema,
+  type StoredPushSubscription,
+} from '@herald/shared';
+import type { AppContext } from '../app.js';
+import { redisCall } from '../redis-call.js';
+import { userIdParam } from './users.js';
+
+type UserParams = { Params: { userId: string } };
+
+export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
+  app.post<UserParams>('/v1/users/:userId/push-subscriptions', async (request, reply) => {
+    const userId = userIdParam(request.params.userId);
+    const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
+    if (!config.HERALD_ALLOW_PRIVATE_PUSH && isPrivateHost(new URL(subscription.endpoint).hostname)) {
+      const issue = {
+        path: 'endpoint',
+        message: 'must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)',
+      };
+      throw new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${issue.message}`, [issue]);
+    }
+    const stored: StoredPushSubscription = { endpoint: subscription.endpoint, keys: subscription.keys, createdAt: Date.now() };
+    const added = await redisCall(redis.hset(keys.pushSubscriptions(userId), subscription.endpoint, JSON.stringify(stored)));
+    return reply.code(added ? 201 : 200).send({ endpoint: subscription.endpoint });
+  });
+
+  app.delete<UserParams & { Querystring: { endpoint?: string } }>(
+    '/v1/users/:userId/push-subscriptions',
+    async (request, reply) => {
+      const userId = userIdParam(request.params.userId);
+      const endpoint = request.query.endpoint;
+      if (typeof endpoint !== 'string' || endpoint === '') {
+        const issue = { path: 'endpoint', message: 'expected the url-encoded endpoint in ?endpoint=' };
+        throw new HeraldError('HERALD_ERR_VALIDATION', `endpoint: ${issue.message}`, [issue]);
+      }
+      const removed = await redisCall(redis.hdel(keys.pushSubscriptions(userId), endpoint));
+      if (!removed) throw new HeraldError('HERALD_ERR_NOT_FOUND', `User ${userId} has no push subscription with that endpoint`);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/v1/push/vapid-public-key', async () => {
+    if (!config.VAPID_PUBLIC_KEY) {
+      throw new HeraldError('HERALD_ERR_NOT_FOUND', 'No VAPID public key is configured (VAPID_PUBLIC_KEY)');
+    }
+    return { publicKey: config.VAPID_PUBLIC_KEY };
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Herald's terms, and the types shared by every service.
+ *
+ * - notification: one message for one user, with a type (`otp`, `order.shipped`), a payload and,
+ *   optionally, the channels it asks for, explicit recipients and an expiry.
+ * - entry: a notification as it sits in the stream `user:notifications` (see stream-codec.ts for
+ *   its fields). Anyone may append entries; the publisher is one producer among possibly several.
+ * - channel: `email`, `sms` or `push`: one way to reach a person, one service, one consumer group.
+ * - group: the consumer group of a channel (`email_notifier_group`, ...), created from `0`.
+ * - consumer: one replica of a channel's service, reading with its own name within the group.
+ * - claim: a per (channel, notification) lease taken before sending and marked done after, so a
+ *   redelivered entry is not sent twice.
+ * - attempt: one try at delivering an entry on a channel; counted by the group's delivery counter.
+ * - dead letter: an entry a channel gave up on, copied to `<stream>:dlq` with the reason.
+ */
+export const CHANNELS = ['email', 'sms', 'push'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** Fixed group names, so the publisher and operators know them. */
+export const GROUPS: Readonly<Record<Channel, string>> = Object.freeze({
+  email: 'email_notifier_group',
+  sms: 'sms_notifier_group',
+  push: 'push_notifier_group',
+});
+
+/** States a channel's delivery goes through; it only ever moves forward. */
+export const CHANNEL_STATES = ['pending', 'retrying', 'delivered', 'skipped', 'dead'] as const;
+export type ChannelState = (typeof CHANNEL_STATES)[number];
+
+export const SKIP_REASONS = ['type_filtered', 'not_requested', 'opted_out', 'no_recipient', 'expired'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** A notification's content. */
+export interface Payload {
+  title?: string;
+  body: string;
+  url?: string;
+  data?: Record<string, unknown>;
+}
+
+/** Explicit recipients; they override the user's stored contact data. */
+export interface Recipients {
+  email?: string;
+  phone?: string;
+}
+
+/** A notification as it travels through the stream (wire format version 1). */
+export interface Notification {
+  v: 1;
+  id: string;
+  userId: string;
+  type: string;
+  payload: Payload;
+  channels?: Channel[];
+  to?: Recipients;
+  /** Milliseconds since the epoch after which the notification must not be sent. */
+  expiresAt?: number;
+  /** Milliseconds since the epoch at publish. */
+  ts: number;
+}

@@ -1,0 +1,57 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Addresses a push endpoint must not point at unless HERALD_ALLOW_PRIVATE_PUSH is on: a push
+ * endpoint is a URL anyone can register, so without this check Herald could be made to send
+ * requests into the network it runs in (server-side request forgery).
+ */
+const blocked = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8], // "this" network
+  ['10.0.0.0', 8], // private
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['127.0.0.0', 8], // loopback
+  ['169.254.0.0', 16], // link-local (and cloud metadata at 169.254.169.254)
+  ['172.16.0.0', 12], // private
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.168.0.0', 16], // private
+  ['198.18.0.0', 15], // benchmarking
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, broadcast
+] as const) {
+  blocked.addSubnet(net, bits, 'ipv4');
+}
+for (const [net, bits] of [
+  ['::', 128], // unspecified
+  ['::1', 128], // loopback
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['ff00::', 8], // multicast
+] as const) {
+  blocked.addSubnet(net, bits, 'ipv6');
+}
+
+/** True for a private, loopback, link-local or otherwise non-public IP address. */
+export function isPrivateAddress(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 4) return blocked.check(ip, 'ipv4');
+  if (family === 6) {
+    // IPv4-mapped (::ffff:10.0.0.1) and NAT64-less forms carry an IPv4 address inside.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+    if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+    return blocked.check(ip, 'ipv6');
+  }
+  return false;
+}
+
+/**
+ * True when a URL's host is, by its name alone, private: an IP literal in a blocked range or a
+ * `localhost` name. Names that resolve to private addresses are caught at send time, when the
+ * push worker resolves them.
+ */
+export function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host)) return isPrivateAddress(host);
+  return false;
+}
