@@ -13,6 +13,8 @@ export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
 export const DATA_MAX_BYTES = 1024;
 // Control characters other than tab, newline and carriage return have no place in text meant for people.
 const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// A title is one line (it becomes a mail subject): no line breaks either, so none can inject a header.
+const LINE_BREAKS_OR_CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/;
 
 export const notificationIdSchema = z
   .string()
@@ -40,7 +42,7 @@ export const channelsSchema = z
 export const titleSchema = z
   .string()
   .max(200, 'expected at most 200 characters')
-  .refine((v) => !CONTROL_CHARS.test(v), 'must not contain control characters');
+  .refine((v) => !LINE_BREAKS_OR_CONTROL.test(v), 'must be one line without control characters');
 
 export const bodySchema = z
   .string()

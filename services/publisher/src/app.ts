@@ -78,6 +78,16 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
       .observe(reply.elapsedTime / 1000);
   });
 
+  // While stopping, answers to requests in flight close their connection, so a keep-alive
+  // client does not hold the server open after its last answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),

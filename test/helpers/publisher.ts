@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { connectRedis, createLogger, makeKeys, parseEnv, type Keys } from '@herald/shared';
+import { buildApp } from '../../services/publisher/src/app.js';
+import { publisherEnv, type PublisherConfig } from '../../services/publisher/src/config.js';
+
+export interface TestPublisher {
+  app: FastifyInstance;
+  config: PublisherConfig;
+  keys: Keys;
+  /** The publisher's own connection (fails fast). */
+  redis: Redis;
+  /** A plain connection for the test's own checks. */
+  admin: Redis;
+  /** `http://127.0.0.1:<port>` once `listen()` was called. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A publisher app in this process against `redisUrl`, with a stream and key prefix of its own
+ * so tests sharing one redis-server never see each other's data.
+ */
+export async function startPublisher(redisUrl: string, env: Record<string, string> = {}): Promise<TestPublisher> {
+  const unique = randomUUID().slice(0, 8);
+  const config = parseEnv(publisherEnv, {
+    REDIS_URL: redisUrl,
+    HERALD_STREAM: `test:${unique}:notifications`,
+    HERALD_KEY_PREFIX: `test:${unique}:`,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    ...env,
+  });
+  const logger = createLogger('publisher', config.LOG_LEVEL);
+  const redis = connectRedis(config.REDIS_URL, {
+    name: 'test-publisher',
+    logger,
+    failFast: true,
+    commandTimeoutMs: config.HERALD_REDIS_TIMEOUT_MS,
+  });
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('error', reject);
+  });
+  const admin = connectRedis(config.REDIS_URL, { name: 'test-admin', logger });
+  const app = buildApp({ config, redis, logger });
+  await app.ready();
+  return {
+    app,
+    config,
+    keys: makeKeys(config),
+    redis,
+    admin,
+    async listen() {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as { port: number };
+      return `http://127.0.0.1:${port}`;
+    },
+    async close() {
+      await app.close();
+      redis.disconnect();
+      admin.disconnect();
+    },
+  };
+}
