@@ -73,7 +73,7 @@ async function expectRejected(
   if (paths === undefined) {
     expect(body.error.issues).toBeUndefined();
   } else {
-    expect(body.error.issues?.map((i) => i.path)).toEqual(paths);
+    expect(body.error.issues?.map((i) => i.path).sort()).toEqual([...paths].sort());
   }
   expect(await streamLength()).toBe(0);
   return body;
@@ -109,9 +109,7 @@ describe('POST /v1/notifications: body parsing', () => {
 
   it('answers 400, not 5xx, for a body with a constructor.prototype key', async () => {
     const res = await post(`{"constructor": {"prototype": {"isAdmin": true}}, "userId": "u1", "type": "otp", "body": "hi"}`);
-    expect(res.statusCode).toBe(400);
-    expectErrorShape(res.json());
-    expect(await streamLength()).toBe(0);
+    await expectRejected(res, 400, 'HERALD_ERR_BAD_JSON', undefined);
   });
 
   it.each([
@@ -181,7 +179,9 @@ describe('POST /v1/notifications: schema', () => {
     ['channels with an unknown channel', () => ({ ...valid, channels: ['email', 'fax'] }), ['channels.1']],
     ['channels with a duplicate', () => ({ ...valid, channels: ['email', 'email'] }), ['channels']],
     ['channels empty', () => ({ ...valid, channels: [] }), ['channels']],
+    // zod reports unknown keys on the object holding them; the API should name the key itself.
     ['an unknown top-level field', () => ({ ...valid, extra: 1 }), ['extra']],
+    ['an unknown field in to', () => ({ ...valid, to: { fax: '+14155550123' } }), ['to.fax']],
     ['body not an object', () => [valid] as unknown as Record<string, unknown>, ['(body)']],
   ];
 
@@ -203,12 +203,8 @@ describe('POST /v1/notifications: schema', () => {
       to: { email: 'nope', phone: '123' },
       expiresAt: 'garbage',
     });
-    const body = await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', undefined as never).catch(() => undefined);
-    void body;
-    expect(res.statusCode).toBe(400);
-    const paths = (res.json() as ErrorBody).error.issues!.map((i) => i.path).sort();
-    expect(paths).toEqual(['body', 'channels.0', 'expiresAt', 'id', 'to.email', 'to.phone', 'type', 'url', 'userId']);
-    expect(await streamLength()).toBe(0);
+    const paths = ['id', 'userId', 'type', 'body', 'url', 'channels.0', 'to.email', 'to.phone', 'expiresAt'];
+    await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', paths);
   });
 
   it.each([
