@@ -13,3 +13,5 @@ export * from './user.js';
 export * from './push-subscription.js';
 export * from './private-address.js';
 export * from './client.js';
+export * from './channel-driver.js';
+export * from './worker-config.js';

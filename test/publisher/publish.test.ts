@@ -137,7 +137,7 @@ describe('POST /v1/notifications', () => {
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 202)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(49);
-    const bodies = await Promise.all(responses.map((r) => r.json()));
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { streamId: string }[];
     expect(new Set(bodies.map((b) => b.streamId)).size).toBe(1);
     expect(await entries()).toHaveLength(1);
   });

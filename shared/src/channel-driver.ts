@@ -1,0 +1,80 @@
+import type { Channel, Notification } from './glossary.js';
+import type { StoredPushSubscription } from './push-subscription.js';
+import type { Preferences } from './user.js';
+
+/**
+ * What a channel's service adds to the shared consumer runtime: where a notification goes
+ * (its targets), how to send to one target, and what a provider's error means. Everything
+ * else (reading, filtering, claims, retries, status, dead letters, metrics) is the runtime's.
+ */
+
+/** A user as the runtime looked it up for one batch. */
+export interface UserRecord {
+  email?: string;
+  phone?: string;
+  locale?: string;
+  preferences?: Preferences;
+  /** Only filled for drivers that ask for them (`needsPushSubscriptions`). */
+  pushSubscriptions: StoredPushSubscription[];
+}
+
+/** One destination of a notification on a channel: an address, a phone number, a subscription. */
+export interface Target {
+  /**
+   * Stable name of this destination within the notification, used for its delivery claim:
+   * `email`, `sms`, or `push:<hash of the endpoint>`. Each target is claimed and marked on its own.
+   */
+  key: string;
+  /** The email address, the phone number, or the push endpoint. */
+  address: string;
+  /** For push: the subscription to encrypt for. */
+  subscription?: StoredPushSubscription;
+}
+
+/** What a provider answered when it accepted a message. */
+export interface SendResult {
+  /** The provider's id (SMTP Message-ID, Twilio SID, push Location), shown in the status. */
+  providerId?: string;
+}
+
+/**
+ * How a failed send counts:
+ * - `transient`: retry later (SMTP 4xx, Twilio 429/5xx, push 429/5xx, network errors, time-outs);
+ * - `permanent`: retrying cannot help (SMTP 5xx, Twilio 4xx, push 4xx): dead-letter at once;
+ * - `gone`: the destination no longer exists (push 404/410): remove it, do not fail the others.
+ */
+export type FailureKind = 'transient' | 'permanent' | 'gone';
+
+/**
+ * A classified delivery failure. Drivers throw it from `send` (or `classify` builds it from
+ * whatever the SDK threw); the runtime branches on `kind`, never on message text.
+ */
+export class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    /** When the provider said when to come back (Retry-After), in ms from now. */
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ChannelDriver {
+  readonly channel: Channel;
+  /** Whether the runtime should look up the user's push subscriptions for each entry. */
+  readonly needsPushSubscriptions?: boolean;
+  /** The destinations of `notification` on this channel; none means skipped with `no_recipient`. */
+  targets(notification: Notification, user: UserRecord): Target[];
+  /**
+   * Send to one target. Must give up by `signal` (HERALD_SEND_TIMEOUT_MS): the delivery claim's
+   * lease is only a little longer, and a send that outlives it could be sent twice.
+   */
+  send(notification: Notification, target: Target, signal: AbortSignal): Promise<SendResult>;
+  /** Turn anything `send` threw into a DeliveryError (a DeliveryError passes through). */
+  classify(err: unknown): DeliveryError;
+  /** Release the transport (SMTP pool, agents). */
+  close?(): Promise<void>;
+}
