@@ -15,3 +15,4 @@ export * from './private-address.js';
 export * from './client.js';
 export * from './channel-driver.js';
 export * from './worker-config.js';
+export * from './run-worker.js';
