@@ -35,6 +35,13 @@ export interface ChannelStatus {
   error?: string;
   providerId?: string;
   updatedAt: number;
+  /** The delivery pass (0 at first; a replay with resend or a redrive starts a new one). */
+  pass?: number;
+}
+
+/** The hash field of a delivery claim: `c:<target key>` (`c:email`, `c:push:<hash>`). */
+export function claimField(targetKey: string): string {
+  return `c:${targetKey}`;
 }
 
 /** Compact JSON: a notification's status is kept for days, so its bytes count. */
@@ -43,6 +50,7 @@ export function encodeChannelStatus(status: ChannelStatus): string {
   if (status.reason !== undefined) compact.r = status.reason;
   if (status.error !== undefined) compact.e = status.error;
   if (status.providerId !== undefined) compact.p = status.providerId;
+  if (status.pass) compact.n = status.pass;
   return JSON.stringify(compact);
 }
 
@@ -59,6 +67,7 @@ export function decodeChannelStatus(text: string | undefined): ChannelStatus | u
     if (typeof c.r === 'string') status.reason = c.r;
     if (typeof c.e === 'string') status.error = c.e;
     if (typeof c.p === 'string') status.providerId = c.p;
+    if (typeof c.n === 'number' && c.n > 0) status.pass = c.n;
     return status;
   } catch {
     return undefined;
@@ -94,8 +103,9 @@ export function toStatusView(id: string, hash: Record<string, string>): Notifica
   const channels = {} as Record<Channel, ChannelStatusView>;
   for (const channel of CHANNELS) {
     const status = decodeChannelStatus(hash[statusField(channel)]);
+    const { pass: _pass, ...shown } = status ?? {};
     channels[channel] = status
-      ? { ...status, updatedAt: new Date(status.updatedAt).toISOString() }
+      ? { ...(shown as Omit<ChannelStatus, 'pass'>), updatedAt: new Date(status.updatedAt).toISOString() }
       : { state: 'pending', attempts: 0, updatedAt: createdAt };
   }
   return {

@@ -22,8 +22,9 @@ for (const [net, bits] of [
   blocked.addSubnet(net, bits, 'ipv4');
 }
 for (const [net, bits] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
+  ['::', 96], // unspecified, loopback, and IPv4-compatible (::10.0.0.1)
+  ['64:ff9b::', 96], // NAT64: reaches the IPv4 address inside through a gateway
+  ['64:ff9b:1::', 48], // NAT64, local use
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast

@@ -3,10 +3,13 @@ import { HeraldError, type Issue } from './errors.js';
 
 /** zod issues as the API reports them: a dotted path (`to.email`, `notifications.3.body`) and a message. */
 export function toIssues(error: z.ZodError, prefix: (string | number)[] = []): Issue[] {
-  return error.issues.map((issue) => ({
-    path: [...prefix, ...issue.path].map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
+  const join = (path: PropertyKey[]) => path.map(String).join('.') || '(body)';
+  // zod reports unknown keys once, on their parent; name each unknown field by its own path.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: join([...prefix, ...issue.path, key]), message: 'unknown field' }))
+      : [{ path: join([...prefix, ...issue.path]), message: issue.message }],
+  );
 }
 
 /** Parse `value` with `schema` or throw HERALD_ERR_VALIDATION naming every field that was wrong. */

@@ -207,7 +207,7 @@ describe('POST /v1/notifications: schema', () => {
     await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', paths);
   });
 
-  it.each([
+  it.each<[name: string, body: () => Record<string, unknown>]>([
     ['a 128-character id', () => ({ ...valid, id: 'i'.repeat(128) })],
     ['a 128-character userId and type', () => ({ ...valid, userId: 'u'.repeat(128), type: 't'.repeat(128) })],
     ['a 4000-character body', () => ({ ...valid, body: 'b'.repeat(4000) })],

@@ -17,8 +17,10 @@ export const BATCH_BODY_LIMIT = 1024 * 1024;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The role a `/v1` route needs; default `publish`. */
+    /** The role a route needs; default `publish`. */
     role?: Role;
+    /** Open without a key (health and metrics). */
+    public?: boolean;
   }
 }
 
@@ -45,6 +47,8 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
     // Per-request lines would dominate the logs at thousands of requests a second; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // Ids and user ids are up to 128 characters, up to 3 bytes each once percent-encoded.
+    routerOptions: { maxParamLength: 3 * 128 },
     return503OnClosing: true,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
   });
@@ -67,9 +71,12 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
 
+  // Every route needs a key unless it says it is public: deciding on the matched route, not on
+  // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
-    keyRing.authorize(request.headers.authorization, request.routeOptions.config.role ?? 'publish');
+    const config = request.routeOptions.config;
+    if (config.public) return;
+    keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -4,14 +4,14 @@ import { redisCall } from '../redis-call.js';
 
 /** Liveness, readiness (Redis reachable) and Prometheus metrics; outside /v1, so never behind auth. */
 export function healthRoutes(app: FastifyInstance, { redis, metrics }: AppContext): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async () => {
+  app.get('/readyz', { config: { public: true } }, async () => {
     await redisCall(redis.ping());
     return { status: 'ready' };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { public: true } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

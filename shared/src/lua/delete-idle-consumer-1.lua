@@ -1,0 +1,6 @@
+-- Remove a consumer from a group only if it still has nothing pending: checked and done in one
+-- step, so entries handed to it in between are never dropped with it.
+-- KEYS[1] the stream. ARGV: 1 group, 2 consumer.
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #pending > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
