@@ -78,3 +78,15 @@ export interface ChannelDriver {
   /** Release the transport (SMTP pool, agents). */
   close?(): Promise<void>;
 }
+
+/** The same driver with a `send` that succeeds without calling the provider (HERALD_DRY_RUN). */
+export function dryRun(driver: ChannelDriver): ChannelDriver {
+  return {
+    channel: driver.channel,
+    needsPushSubscriptions: driver.needsPushSubscriptions ?? false,
+    targets: (n, user) => driver.targets(n, user),
+    classify: (err) => driver.classify(err),
+    send: async () => ({ providerId: 'dry-run' }),
+    close: async () => driver.close?.(),
+  };
+}

@@ -16,3 +16,8 @@ export * from './client.js';
 export * from './channel-driver.js';
 export * from './worker-config.js';
 export * from './run-worker.js';
+export * from './consumer.js';
+export * from './entry-filter.js';
+export * from './retry-policy.js';
+export * from './redact.js';
+export * from './worker-metrics.js';

@@ -1,10 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { ChannelDriver } from './channel-driver.js';
+import { dryRun, type ChannelDriver } from './channel-driver.js';
+import { ConfigError, loadConfig } from './config.js';
+import { Consumer } from './consumer.js';
 import type { Channel } from './glossary.js';
-import type { Keys } from './keys.js';
-import type { Logger } from './logger.js';
+import { makeKeys, type Keys } from './keys.js';
+import { createLogger, type Logger } from './logger.js';
+import { connectRedis } from './redis.js';
 import type { WorkerConfig } from './worker-config.js';
+import { WorkerMetrics, serveMetrics } from './worker-metrics.js';
 
 /** What a driver may use besides its configuration. */
 export interface WorkerServices {
@@ -25,8 +29,82 @@ export interface RunWorkerOptions<S extends z.ZodRawShape> {
   createDriver(config: z.output<z.ZodObject<S>> & WorkerConfig, services: WorkerServices): ChannelDriver | Promise<ChannelDriver>;
 }
 
-/** A channel service's entry point: config, Redis, the consumer runtime, metrics, signals. */
+/**
+ * A channel service's entry point: config, Redis, the consumer runtime, metrics, signals.
+ * SIGTERM or SIGINT: stop reading, let deliveries in flight finish within HERALD_SHUTDOWN_MS,
+ * acknowledge what finished, leave the rest pending for another replica, exit 0.
+ */
 export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptions<S>): Promise<void> {
-  void options;
-  throw new Error('not yet');
+  const config = loadConfig(options.env) as z.output<z.ZodObject<S>> & WorkerConfig;
+  const logger = createLogger(options.channel, config.LOG_LEVEL).child({ consumer: config.HERALD_CONSUMER });
+  const keys = makeKeys(config);
+  const redis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}`, logger });
+  const blockingRedis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}-reader`, logger });
+
+  let driver: ChannelDriver;
+  try {
+    driver = await options.createDriver(config, { redis, keys, logger });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) process.stderr.write(`${line}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (config.HERALD_DRY_RUN) {
+    // Everything runs (filtering, claims, status, acks) but the provider call.
+    driver = dryRun(driver);
+    logger.warn('HERALD_DRY_RUN is on: nothing is sent');
+  }
+
+  const metrics = new WorkerMetrics(options.channel);
+  const consumer = new Consumer({ channel: options.channel, driver, config, redis, blockingRedis, keys, logger, metrics });
+  const { server, port } = await serveMetrics(metrics, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST, () => ({
+    channel: options.channel,
+    consumer: config.HERALD_CONSUMER,
+    inFlight: consumer.inFlightCount,
+  })).catch((err: unknown) => {
+    logger.fatal({ err, port: config.HERALD_METRICS_PORT }, 'could not serve metrics (HERALD_METRICS_PORT; 0 picks a free port)');
+    process.exit(1);
+  });
+
+  // Redis may not be up yet: keep trying to create the group, with backoff, rather than crash-loop.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await consumer.start();
+      break;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not start the consumer; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+    }
+  }
+  logger.info(
+    { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },
+    `${options.channel} worker started`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (signal: string) => {
+    logger.info({ signal, inFlight: consumer.inFlightCount }, 'stopping: finishing deliveries in flight');
+    try {
+      await consumer.close();
+      await driver.close?.();
+    } finally {
+      server.close();
+      await redis.quit().catch(() => redis.disconnect());
+      blockingRedis.disconnect();
+    }
+    logger.info('stopped');
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      stopping ??= stop(signal).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    });
+  }
 }

@@ -1,0 +1,96 @@
+import webpush from 'web-push';
+import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { abortable } from './abortable.js';
+import { classifyPushError } from './classify-push-error.js';
+import type { PushConfig } from './config.js';
+import { createPushAgent } from './push-agent.js';
+import { pushTargetKey } from './push-target-key.js';
+import { renderPush } from './render-push.js';
+import { vapidKeysMatch } from './vapid-keys.js';
+
+/** Options for a driver in a process that cannot use NODE_EXTRA_CA_CERTS (tests). */
+export interface PushDriverOptions {
+  /** Extra certificate authorities to trust for push endpoints (PEM), besides Node's own. */
+  ca?: string | Buffer;
+}
+
+/**
+ * The push channel: one encrypted message (aes128gcm) per stored subscription of the user,
+ * signed with the VAPID keys, with a time-out of HERALD_SEND_TIMEOUT_MS. Endpoints on private
+ * addresses are refused unless HERALD_ALLOW_PRIVATE_PUSH (see push-agent.ts). With
+ * HERALD_DRY_RUN the VAPID variables may be missing, since nothing is sent.
+ */
+export function createPushDriver(config: PushConfig, _services: WorkerServices, options: PushDriverOptions = {}): ChannelDriver {
+  const problems: string[] = [];
+  if (!config.VAPID_PUBLIC_KEY) problems.push('VAPID_PUBLIC_KEY: required, a base64url P-256 public key');
+  if (!config.VAPID_PRIVATE_KEY) problems.push('VAPID_PRIVATE_KEY: required, a base64url P-256 private key');
+  else if (config.VAPID_PUBLIC_KEY && !vapidKeysMatch(config.VAPID_PUBLIC_KEY, config.VAPID_PRIVATE_KEY)) {
+    problems.push('VAPID_PRIVATE_KEY: does not belong to VAPID_PUBLIC_KEY');
+  }
+  if (!config.VAPID_SUBJECT) problems.push('VAPID_SUBJECT: required, a mailto: or https: URL');
+  if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
+
+  const vapidDetails =
+    problems.length === 0
+      ? { subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }
+      : undefined;
+  const allowPrivate = config.HERALD_ALLOW_PRIVATE_PUSH;
+  const agent = createPushAgent({ allowPrivate, ca: options.ca });
+
+  return {
+    channel: 'push',
+    needsPushSubscriptions: true,
+    targets(_n, user) {
+      return user.pushSubscriptions.map((subscription) => ({
+        key: pushTargetKey(subscription.endpoint),
+        address: subscription.endpoint,
+        subscription,
+      }));
+    },
+    async send(n, target, signal) {
+      if (!vapidDetails) throw new DeliveryError('permanent', 'push is not configured (dry run): the VAPID_* variables are required to send');
+      const subscription = target.subscription;
+      if (!subscription) throw new DeliveryError('permanent', `push target ${target.key} has no subscription`);
+      checkEndpoint(subscription.endpoint, allowPrivate);
+      const message = renderPush(n, { now: Date.now(), defaultTtlS: config.HERALD_PUSH_TTL_S });
+      const result = await abortable(
+        () =>
+          webpush.sendNotification({ endpoint: subscription.endpoint, keys: subscription.keys }, message.payload, {
+            TTL: message.TTL,
+            topic: message.topic,
+            contentEncoding: 'aes128gcm',
+            timeout: config.HERALD_SEND_TIMEOUT_MS,
+            vapidDetails,
+            agent,
+          }),
+        signal,
+        'push request',
+      );
+      const location = result.headers['location'];
+      const providerId = Array.isArray(location) ? location[0] : location;
+      return providerId ? { providerId } : {};
+    },
+    classify: classifyPushError,
+    async close() {
+      agent.destroy();
+    },
+  };
+}
+
+/**
+ * Refuse what the agent's lookup cannot see: a non-https endpoint, and a host that is private
+ * by its name alone (an IP literal in a private range, `localhost`), which Node connects to
+ * without a lookup. Only the endpoint's origin is named: its path is the subscription's secret.
+ */
+function checkEndpoint(endpoint: string, allowPrivate: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new DeliveryError('permanent', 'push endpoint is not a URL');
+  }
+  if (url.protocol !== 'https:') throw new DeliveryError('permanent', `push endpoint ${url.origin} is not https`);
+  if (!allowPrivate && isPrivateHost(url.hostname)) {
+    throw new DeliveryError('permanent', `push endpoint ${url.origin} is a private address; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`);
+  }
+}
