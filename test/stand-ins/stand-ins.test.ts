@@ -87,6 +87,17 @@ describe('SMTP stand-in with nodemailer', () => {
     expect((await smtp.waitForMessages(1))[0]!.subject).toBe('after reset');
   });
 
+  it('failWith calls queue up: 451 then 550 then delivery; 421 closes the connection', async () => {
+    smtp.failWith(451, 1);
+    smtp.failWith(550, 1);
+    smtp.failWith(421, 1);
+    await expect(send('one')).rejects.toMatchObject({ code: 'EMESSAGE', responseCode: 451 });
+    await expect(send('two')).rejects.toMatchObject({ code: 'EENVELOPE', responseCode: 550 });
+    await expect(send('three')).rejects.toMatchObject({ responseCode: 421 });
+    await send('four');
+    expect((await smtp.waitForMessages(1)).map((m) => m.subject)).toEqual(['four']);
+  });
+
   it('stop() refuses connections (ESOCKET) and keeps messages; start() listens again on the same port', async () => {
     await send('before');
     await smtp.stop();
@@ -248,6 +259,16 @@ describe('Twilio stand-in with the twilio SDK', () => {
     expect(standIn.requests).toBe(3);
   });
 
+  it('respondWith calls queue up: 500, then 429, then the message is sent', async () => {
+    standIn.respondWith(500, { count: 1 });
+    standIn.respondWith(429, { count: 1, retryAfterS: 1 });
+    const create = () => client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' });
+    await expect(create()).rejects.toMatchObject({ status: 500, code: 20500 });
+    await expect(create()).rejects.toMatchObject({ status: 429, code: 20429 });
+    await create();
+    expect(standIn.messages).toHaveLength(1);
+  });
+
   it('respondWith(500) answers 500 / 20500 until reset', async () => {
     standIn.respondWith(500);
     for (let i = 0; i < 2; i++) {
@@ -344,6 +365,18 @@ describe('Web Push stand-in with web-push', () => {
     await expect(send(subscription)).rejects.toMatchObject({ statusCode: 429, headers: { 'retry-after': '7' } });
     await send(subscription);
     await push.waitForPushes(1);
+  });
+
+  it('respondWith for one endpoint goes before a rule for all, and rules queue', async () => {
+    const a = push.createSubscription();
+    const b = push.createSubscription();
+    push.respondWith(503, { count: 1 });
+    push.respondWith(404, { count: 1, endpoint: a.endpoint });
+    await expect(send(a)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(send(a)).rejects.toMatchObject({ statusCode: 503 });
+    await send(b);
+    await send(a);
+    expect((await push.waitForPushes(2)).map((p) => p.endpoint)).toEqual([b.endpoint, a.endpoint]);
   });
 
   it('removeSubscription makes later pushes 410; an unknown subscription is 404', async () => {

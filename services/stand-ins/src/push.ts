@@ -4,10 +4,12 @@ import { Agent, createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import ece from 'http_ece';
 import { generate } from 'selfsigned';
 import { Arrivals } from './arrivals.js';
+import { ScriptedFailures } from './scripted-failures.js';
 
 /** One push message the stand-in accepted and decrypted. */
 export interface ReceivedPush {
@@ -81,10 +83,17 @@ export interface PushStandIn {
   readonly received: ReceivedPush[];
   /**
    * Answer the next `count` push requests (optionally only those to `endpoint`) with `status`
-   * instead of delivering, e.g. 404/410 (subscription gone), 429, 500.
+   * instead of delivering, e.g. 404/410 (subscription gone), 429, 500. Calls queue up, oldest
+   * first, and a request takes a rule for its own endpoint before a rule for every endpoint.
    */
   respondWith(status: number, options?: PushRespondWithOptions): void;
-  /** Forget received pushes and every `respondWith`; subscriptions are kept. */
+  /**
+   * Milliseconds each push request waits before it is handled, as a slow provider would; 0 by default,
+   * settable at any time. It is then handled as usual, and a push is recorded even if the client
+   * timed out meanwhile.
+   */
+  delayMs: number;
+  /** Forget received pushes and every `respondWith`; `delayMs` back to 0; subscriptions are kept. */
   reset(): void;
   /** Unsubscribe: later pushes to `endpoint` are answered 410 Gone. */
   removeSubscription(endpoint: string): void;
@@ -104,7 +113,6 @@ interface Subscription {
 
 interface Rule {
   status: number;
-  remaining: number;
   endpoint?: string;
   retryAfterS?: number;
 }
@@ -251,8 +259,9 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
 
   const subscriptions = new Map<string, Subscription>();
   const arrivals = new Arrivals<ReceivedPush>('push message(s)');
-  let rules: Rule[] = [];
+  const rules = new ScriptedFailures<Rule>();
   let origin = '';
+  let delayMs = 0;
 
   function answer(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
     // The shape Mozilla's autopush uses for errors.
@@ -265,12 +274,9 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
     res.end(text);
   }
 
-  /** The first live injected rule for `endpoint`: endpoint-specific ones first. */
+  /** The scripted answer for a request to `endpoint`: rules for that endpoint first. */
   function takeRule(endpoint: string): Rule | undefined {
-    rules = rules.filter((rule) => rule.remaining > 0);
-    const rule = rules.find((r) => r.endpoint === endpoint) ?? rules.find((r) => r.endpoint === undefined);
-    if (rule) rule.remaining -= 1;
-    return rule;
+    return rules.take((r) => r.endpoint === endpoint) ?? rules.take((r) => r.endpoint === undefined);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -289,6 +295,7 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
     const id = match[1]!;
     const endpoint = `${origin}/push/${id}`;
     const { body, size } = await readBody(req);
+    if (delayMs > 0) await sleep(delayMs);
 
     const rule = takeRule(endpoint);
     if (rule) {
@@ -396,15 +403,24 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
       if (!Number.isInteger(status) || status < 400 || status > 599) {
         throw new RangeError(`respondWith(status): expected an HTTP error status from 400 to 599, got ${status}`);
       }
-      rules.push({
-        status,
-        remaining: respondOptions.count ?? Number.POSITIVE_INFINITY,
-        ...(respondOptions.endpoint === undefined ? {} : { endpoint: respondOptions.endpoint }),
-        ...(respondOptions.retryAfterS === undefined ? {} : { retryAfterS: respondOptions.retryAfterS }),
-      });
+      rules.add(
+        {
+          status,
+          ...(respondOptions.endpoint === undefined ? {} : { endpoint: respondOptions.endpoint }),
+          ...(respondOptions.retryAfterS === undefined ? {} : { retryAfterS: respondOptions.retryAfterS }),
+        },
+        respondOptions.count,
+      );
+    },
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
     },
     reset() {
-      rules = [];
+      rules.clear();
+      delayMs = 0;
       arrivals.clear();
     },
     removeSubscription(endpoint) {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { Arrivals } from './arrivals.js';
+import { ScriptedFailures } from './scripted-failures.js';
 
 /** One message the SMTP stand-in accepted, parsed with mailparser. */
 export interface ReceivedMail {
@@ -46,10 +47,18 @@ export interface SmtpStandIn {
   /**
    * Reject the next `count` messages (default: every message until `reset()`) with `code`:
    * a 5xx at RCPT TO (every recipient of the message; nodemailer: `EENVELOPE`), a 4xx at DATA
-   * after the body was read (nodemailer: `EMESSAGE`). The reply carries `code` as its status.
+   * after the body was read (nodemailer: `EMESSAGE`; 421 also closes the connection, as
+   * smtp-server does for any 421). The reply carries `code` as its status. Calls queue up:
+   * `failWith(451, 1); failWith(550, 1)` rejects one message with 451, the next with 550.
    */
   failWith(code: number, count?: number): void;
-  /** Forget received messages and any `failWith`. */
+  /**
+   * Milliseconds each message waits after its DATA was read waits before it is handled, as a slow provider would; 0 by default,
+   * settable at any time. The message is accepted (and recorded) after the delay even if
+   * the client gave up meanwhile, like a real server that never saw the disconnect in time.
+   */
+  delayMs: number;
+  /** Forget received messages and any `failWith`; `delayMs` back to 0. */
   reset(): void;
   /** Resolves with all messages once at least `n` arrived; rejects after `timeoutMs` (default 10 000). */
   waitForMessages(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
@@ -72,7 +81,8 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
   const host = options.host ?? '127.0.0.1';
   let port = options.port ?? 0;
   const arrivals = new Arrivals<ReceivedMail>('mail message(s)');
-  let failure: { code: number; remaining: number } | undefined;
+  const failures = new ScriptedFailures<number>();
+  let delayMs = 0;
   // A session lives as long as its connection and may carry many transactions (pooled
   // transports), so the verdict is replaced at each MAIL FROM.
   const verdicts = new WeakMap<SMTPServerSession, Verdict>();
@@ -80,11 +90,10 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
   let stopping: Promise<void> | undefined;
   let closed = false;
 
-  /** Take one failure from the budget for a new transaction. */
+  /** Take the next scripted failure, if any, for a new transaction. */
   function decide(): Verdict {
-    if (!failure || failure.remaining <= 0) return undefined;
-    failure.remaining -= 1;
-    return { code: failure.code };
+    const code = failures.take();
+    return code === undefined ? undefined : { code };
   }
 
   function smtpError(code: number, message: string): Error & { responseCode: number } {
@@ -120,26 +129,32 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.once('error', (err: Error) => callback(err));
         stream.once('end', () => {
+          // Read the envelope now: once the reply is due, the session may move on (or go).
+          const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          const to = session.envelope.rcptTo.map((rcpt) => rcpt.address);
+          if (delayMs > 0) setTimeout(() => finish(from, to), delayMs);
+          else finish(from, to);
+        });
+        function finish(from: string, to: string[]): void {
           const verdict = verdicts.get(session);
           if (verdict && verdict.code < 500) {
             callback(smtpError(verdict.code, `Requested action aborted: local error in processing (failWith ${verdict.code})`));
             return;
           }
           const rawBuffer = Buffer.concat(chunks);
-          const envelope = session.envelope;
           simpleParser(rawBuffer).then(
             (parsed) => {
               const headers: Record<string, string> = {};
               for (const { key, line } of parsed.headerLines) {
-                if (key in headers) continue;
+                if (Object.hasOwn(headers, key)) continue;
                 headers[key] = line
                   .slice(line.indexOf(':') + 1)
                   .replace(/\r?\n[ \t]+/g, ' ')
                   .trim();
               }
               arrivals.push({
-                from: envelope.mailFrom ? envelope.mailFrom.address : '',
-                to: envelope.rcptTo.map((rcpt) => rcpt.address),
+                from,
+                to,
                 subject: parsed.subject ?? '',
                 text: parsed.text ?? '',
                 messageId: parsed.messageId ?? '',
@@ -151,7 +166,7 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
             },
             (err: unknown) => callback(smtpError(554, `Transaction failed: message could not be parsed (${String(err)})`)),
           );
-        });
+        }
       },
     });
   }
@@ -210,10 +225,17 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
       if (!Number.isInteger(code) || code < 400 || code > 599) {
         throw new RangeError(`failWith(code): expected an SMTP reply code from 400 to 599, got ${code}`);
       }
-      failure = { code, remaining: count ?? Number.POSITIVE_INFINITY };
+      failures.add(code, count);
+    },
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
     },
     reset() {
-      failure = undefined;
+      failures.clear();
+      delayMs = 0;
       arrivals.clear();
     },
     waitForMessages(n, timeoutMs = 10_000) {

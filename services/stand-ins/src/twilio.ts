@@ -1,7 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Arrivals } from './arrivals.js';
+import { ScriptedFailures } from './scripted-failures.js';
 
 /** One SMS the Twilio stand-in accepted. */
 export interface ReceivedSms {
@@ -54,10 +56,17 @@ export interface TwilioStandIn {
   readonly invalidNumbers: Set<string>;
   /**
    * Answer the next `count` authenticated message requests with `status` and Twilio's error JSON
-   * instead of sending (429 → code 20429, 500 → 20500; see options).
+   * instead of sending (429 → code 20429, 500 → 20500; see options). Calls queue up:
+   * `respondWith(500, {count: 1}); respondWith(429, {count: 1})` answers 500, then 429.
    */
   respondWith(status: number, options?: TwilioRespondWithOptions): void;
-  /** Forget messages, the request count, `invalidNumbers` and any `respondWith`. */
+  /**
+   * Milliseconds each authenticated message request waits before it is handled, as a slow provider would; 0 by default,
+   * settable at any time. It then answers as usual, and a message is recorded even if the client
+   * timed out meanwhile: the ambiguity a real provider leaves (sent, but the caller never heard).
+   */
+  delayMs: number;
+  /** Forget messages, the request count, `invalidNumbers` and any `respondWith`; `delayMs` back to 0. */
   reset(): void;
   /** Resolves with all messages once at least `n` arrived; rejects after `timeoutMs` (default 10 000). */
   waitForMessages(n: number, timeoutMs?: number): Promise<ReceivedSms[]>;
@@ -138,7 +147,8 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
   const arrivals = new Arrivals<ReceivedSms>('SMS message(s)');
   const invalidNumbers = new Set<string>();
   let requests = 0;
-  let injected: { status: number; remaining: number; retryAfterS?: number; code?: number } | undefined;
+  let delayMs = 0;
+  const injected = new ScriptedFailures<{ status: number; retryAfterS?: number; code?: number }>();
 
   function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
@@ -184,9 +194,10 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
       sendError(res, 413, 20413, 'Request entity too large');
       return;
     }
-    if (injected && injected.remaining > 0) {
-      injected.remaining -= 1;
-      const { status, retryAfterS, code } = injected;
+    if (delayMs > 0) await sleep(delayMs);
+    const scripted = injected.take();
+    if (scripted) {
+      const { status, retryAfterS, code } = scripted;
       const headers: Record<string, string> = retryAfterS === undefined ? {} : { 'Retry-After': String(retryAfterS) };
       sendError(res, status, code ?? 20000 + status, STATUS_MESSAGES[status] ?? `HTTP ${status}`, headers);
       return;
@@ -282,15 +293,24 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
       if (!Number.isInteger(status) || status < 400 || status > 599) {
         throw new RangeError(`respondWith(status): expected an HTTP error status from 400 to 599, got ${status}`);
       }
-      injected = {
-        status,
-        remaining: respondOptions.count ?? Number.POSITIVE_INFINITY,
-        ...(respondOptions.retryAfterS === undefined ? {} : { retryAfterS: respondOptions.retryAfterS }),
-        ...(respondOptions.code === undefined ? {} : { code: respondOptions.code }),
-      };
+      injected.add(
+        {
+          status,
+          ...(respondOptions.retryAfterS === undefined ? {} : { retryAfterS: respondOptions.retryAfterS }),
+          ...(respondOptions.code === undefined ? {} : { code: respondOptions.code }),
+        },
+        respondOptions.count,
+      );
+    },
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
     },
     reset() {
-      injected = undefined;
+      injected.clear();
+      delayMs = 0;
       requests = 0;
       invalidNumbers.clear();
       arrivals.clear();
