@@ -13,6 +13,7 @@ import {
   type SmtpStandIn,
   type TwilioStandIn,
 } from '@herald/stand-ins';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('SMTP stand-in with nodemailer', () => {
   let smtp: SmtpStandIn;
@@ -123,6 +124,19 @@ describe('SMTP stand-in with nodemailer', () => {
     } finally {
       pool.close();
     }
+  });
+
+  it('delayMs holds the reply to DATA; reset() sets it back to 0', async () => {
+    smtp.delayMs = 300;
+    const sending = send('slow');
+    let settled = false;
+    void sending.then(() => (settled = true));
+    await waitFor(() => smtp.messages.length === 1 || settled);
+    // Recorded and answered together, no earlier than the delay allows.
+    expect(settled).toBe(false);
+    await sending;
+    smtp.reset();
+    expect(smtp.delayMs).toBe(0);
   });
 
   it('waitForMessages rejects after its time-out naming the count seen', async () => {
@@ -267,6 +281,16 @@ describe('Twilio stand-in with the twilio SDK', () => {
     await expect(create()).rejects.toMatchObject({ status: 429, code: 20429 });
     await create();
     expect(standIn.messages).toHaveLength(1);
+  });
+
+  it('delayMs holds the answer: the message is recorded only when the delay is over', async () => {
+    standIn.delayMs = 300;
+    const started = Date.now();
+    const sending = client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'slow' });
+    await waitFor(() => standIn.requests === 1);
+    expect(standIn.messages).toHaveLength(0);
+    await sending;
+    expect(standIn.messages[0]!.receivedAt - started).toBeGreaterThanOrEqual(300);
   });
 
   it('respondWith(500) answers 500 / 20500 until reset', async () => {
