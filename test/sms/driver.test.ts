@@ -125,11 +125,10 @@ describe('SMS driver against a Twilio-compatible API', () => {
     const elapsed = Date.now() - started;
     const arrived = await twilioApi.waitForMessages(6);
     expect(arrived).toHaveLength(6);
-    // 2 per second means 3 different seconds: the last send cannot begin before the second
-    // after next from the first one's, whatever the start's position within its second.
+    // 2 per second means 3 different seconds (by Redis's clock, on this host): the last send
+    // cannot begin before the second after next from the first one's, wherever in its second
+    // the test started. (Over 2 s is only certain from 7 sends on.)
     expect(elapsed).toBeGreaterThan(1000);
-    const times = arrived.map((m) => m.receivedAt).sort((a, b) => a - b);
-    expect(times[5]! - times[0]!).toBeGreaterThan(900);
     expect(await redis.exists(`herald:{${config.HERALD_STREAM}}:rate:sms`)).toBe(1);
   });
 
@@ -141,6 +140,9 @@ describe('SMS driver against a Twilio-compatible API', () => {
     controller.abort(new Error('send time-out'));
     const err = driver.classify(await waiting);
     expect(err.kind).toBe('transient');
-    expect(err.message).toContain('rate limit');
+    // Refused while waiting for the next second (or, if the second turned meanwhile, before the
+    // request): either way it was never sent.
+    expect(err.message).toMatch(/rate limit|gave up/);
+    expect(twilioApi.messages).toHaveLength(1);
   });
 });

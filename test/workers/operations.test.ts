@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationStatusView } from '@herald/shared';
-import { spawnService } from '../helpers/service-process.js';
+import { spawnService, type ServiceProcess } from '../helpers/service-process.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -27,7 +27,7 @@ async function emailStatus(id: string) {
   });
 }
 
-async function stopWorker(worker: { child: { kill(s: string): void }; exited: Promise<number | null> }) {
+async function stopWorker(worker: ServiceProcess) {
   worker.child.kill('SIGTERM');
   expect(await worker.exited).toBe(0);
 }

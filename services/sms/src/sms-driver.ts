@@ -23,12 +23,8 @@ export function createSmsDriver(config: SmsConfig, services: WorkerServices): Ch
   }
   if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
 
-  const client =
-    problems.length === 0
-      ? twilio(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, {
-          httpClient: new HeraldTwilioClient({ baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.HERALD_SEND_TIMEOUT_MS }),
-        })
-      : undefined;
+  const httpClient = new HeraldTwilioClient({ baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.HERALD_SEND_TIMEOUT_MS });
+  const client = problems.length === 0 ? twilio(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, { httpClient }) : undefined;
   const sender = config.TWILIO_MESSAGING_SERVICE_SID
     ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
     : { from: config.TWILIO_FROM };
@@ -51,5 +47,8 @@ export function createSmsDriver(config: SmsConfig, services: WorkerServices): Ch
       return { providerId: message.sid };
     },
     classify: classifySmsError,
+    async close() {
+      httpClient.close();
+    },
   };
 }

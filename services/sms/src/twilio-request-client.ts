@@ -36,6 +36,12 @@ export class HeraldTwilioClient extends twilio.RequestClient {
     return response;
   }
 
+  /** Close the kept-alive connections (the SDK's https agent; an http base URL uses Node's global agent). */
+  close(): void {
+    const agent = this.axios.defaults.httpsAgent as { destroy?: () => void } | undefined;
+    agent?.destroy?.();
+  }
+
   /** `https://api.twilio.com/2010-04-01/...` → `<base>/2010-04-01/...`. */
   rewrite(uri: string): string {
     if (!this.base) return uri;

@@ -88,9 +88,8 @@ export interface PushStandIn {
    */
   respondWith(status: number, options?: PushRespondWithOptions): void;
   /**
-   * Milliseconds each push request waits before it is handled, as a slow provider would; 0 by default,
-   * settable at any time. It is then handled as usual, and a push is recorded even if the client
-   * timed out meanwhile.
+   * Milliseconds each push request waits before it is handled (a slow push service); 0 by
+   * default, settable at any time. The push is still recorded if the client timed out meanwhile.
    */
   delayMs: number;
   /** Forget received pushes and every `respondWith`; `delayMs` back to 0; subscriptions are kept. */

@@ -53,9 +53,9 @@ export interface SmtpStandIn {
    */
   failWith(code: number, count?: number): void;
   /**
-   * Milliseconds each message waits after its DATA was read waits before it is handled, as a slow provider would; 0 by default,
-   * settable at any time. The message is accepted (and recorded) after the delay even if
-   * the client gave up meanwhile, like a real server that never saw the disconnect in time.
+   * Milliseconds to wait, once a message's DATA is read, before answering it (a slow server);
+   * 0 by default, settable at any time. The message is accepted and recorded after the delay
+   * even if the client gave up meanwhile, like a server that did not notice the disconnect.
    */
   delayMs: number;
   /** Forget received messages and any `failWith`; `delayMs` back to 0. */

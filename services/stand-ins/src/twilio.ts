@@ -28,7 +28,7 @@ export interface TwilioStandInOptions {
 }
 
 export interface TwilioRespondWithOptions {
-  /** How many requests get this answer. Default: every request until `reset()`. */
+  /** How many requests get this answer (a positive integer). Default: every request until `reset()`. */
   count?: number;
   /** Adds `Retry-After: <seconds>` to the answer. */
   retryAfterS?: number;
@@ -61,8 +61,8 @@ export interface TwilioStandIn {
    */
   respondWith(status: number, options?: TwilioRespondWithOptions): void;
   /**
-   * Milliseconds each authenticated message request waits before it is handled, as a slow provider would; 0 by default,
-   * settable at any time. It then answers as usual, and a message is recorded even if the client
+   * Milliseconds each authenticated message request waits before it is handled (a slow
+   * provider); 0 by default, settable at any time. The message is still recorded if the client
    * timed out meanwhile: the ambiguity a real provider leaves (sent, but the caller never heard).
    */
   delayMs: number;
