@@ -73,6 +73,13 @@ export interface ChannelDriver {
    * lease is only a little longer, and a send that outlives it could be sent twice.
    */
   send(notification: Notification, target: Target, signal: AbortSignal): Promise<SendResult>;
+  /**
+   * Wait until the provider may be called once more (a rate limit such as HERALD_RATE_PER_S).
+   * The runtime calls it once per target before it claims the delivery, so the wait counts
+   * neither against the send time-out nor against the claim's lease. Rejects when `signal`
+   * aborts (shutdown).
+   */
+  throttle?(signal: AbortSignal): Promise<void>;
   /** Turn anything `send` threw into a DeliveryError (a DeliveryError passes through). */
   classify(err: unknown): DeliveryError;
   /** Release the transport (SMTP pool, agents). */
@@ -85,6 +92,7 @@ export function dryRun(driver: ChannelDriver): ChannelDriver {
     channel: driver.channel,
     needsPushSubscriptions: driver.needsPushSubscriptions ?? false,
     targets: (n, user) => driver.targets(n, user),
+    // A dry run sends nothing, so a provider's rate limit has nothing to protect.
     classify: (err) => driver.classify(err),
     send: async () => ({ providerId: 'dry-run' }),
     close: async () => driver.close?.(),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { abortable } from './abortable.js';
 import { DeliveryError, type ChannelDriver, type SendResult, type Target, type UserRecord } from './channel-driver.js';
 import { filterEntry } from './entry-filter.js';
 import { GROUPS, type Channel, type Notification } from './glossary.js';
@@ -268,13 +269,29 @@ export class Consumer {
     }
     if (deliverable.length === 0) return;
 
-    const claims = await this.claim(deliverable);
-    deliverable.forEach(({ item, n, targets }, i) => {
-      void this.deliver(item, n, targets, claims[i]!).catch((err: unknown) => {
-        this.options.logger.error({ err, streamId: item.streamId }, 'delivery failed unexpectedly; entry left pending');
-        this.finish(item, false);
+    const deliverLogged = (d: (typeof deliverable)[number], claims: ClaimResult[]) =>
+      this.deliver(d.item, d.n, d.targets, claims).catch((err: unknown) => {
+        this.options.logger.error({ err, streamId: d.item.streamId }, 'delivery failed unexpectedly; entry left pending');
+        this.finish(d.item, false);
       });
-    });
+    const { driver } = this.options;
+    if (driver.throttle) {
+      // Rate-limited: each entry waits for its turn, then claims on its own. A claim taken before
+      // a long wait could run out while waiting; one taken after it cannot.
+      for (const d of deliverable) {
+        void (async () => {
+          for (let i = 0; i < d.targets.length; i++) await driver.throttle!(d.item.abort.signal);
+          const [claims] = await this.claim([d]);
+          await deliverLogged(d, claims!);
+        })().catch((err: unknown) => {
+          this.options.logger.warn({ err: (err as Error).message, streamId: d.item.streamId }, 'entry left pending');
+          this.finish(d.item, false);
+        });
+      }
+      return;
+    }
+    const claims = await this.claim(deliverable);
+    deliverable.forEach((d, i) => void deliverLogged(d, claims[i]!));
   }
 
   private async lookUpUsers(userIds: string[]): Promise<Map<string, UserRecord>> {
@@ -402,20 +419,12 @@ export class Consumer {
     const started = performance.now();
     try {
       // Raced against the signal too, in case a transport does not honour it.
-      const result = await Promise.race([
-        driver.send(n, target, signal),
-        new Promise<never>((_, reject) => {
-          if (signal.aborted) reject(signal.reason);
-          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        }),
-      ]);
+      const result = await abortable(() => driver.send(n, target, signal), signal, `${this.options.channel} send`);
       metrics.sendDuration.labels(channel, 'success').observe((performance.now() - started) / 1000);
       return { target, result };
     } catch (err) {
       metrics.sendDuration.labels(channel, 'failure').observe((performance.now() - started) / 1000);
-      const error = signal.aborted && !(err instanceof DeliveryError)
-        ? new DeliveryError('transient', `no answer within ${config.HERALD_SEND_TIMEOUT_MS} ms`, undefined, { cause: err })
-        : driver.classify(err);
+      const error = driver.classify(err);
       const safe = new DeliveryError(error.kind, redactContactData(error.message), error.retryAfterMs);
       this.options.logger.warn(
         { streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt },

@@ -21,3 +21,5 @@ export * from './entry-filter.js';
 export * from './retry-policy.js';
 export * from './redact.js';
 export * from './worker-metrics.js';
+export * from './abortable.js';
+export * from './retry-after.js';

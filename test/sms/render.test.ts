@@ -4,7 +4,7 @@ import { ConfigError, DeliveryError, parseEnv, type Notification } from '@herald
 import { classifySmsError } from '../../services/sms/src/classify-sms-error.js';
 import { smsEnv } from '../../services/sms/src/config.js';
 import { SMS_MAX_CHARS, renderSms } from '../../services/sms/src/render-sms.js';
-import { parseRetryAfter } from '../../services/sms/src/retry-after.js';
+import { parseRetryAfter } from '@herald/shared';
 import { createSmsDriver } from '../../services/sms/src/sms-driver.js';
 import { HeraldTwilioClient } from '../../services/sms/src/twilio-request-client.js';
 

@@ -66,6 +66,28 @@ describe('running a worker', () => {
     await stopWorker(worker);
   });
 
+  it('keeps SMS under HERALD_RATE_PER_S by waiting before the claim, not by failing sends', async () => {
+    // Sends that wait for the budget must not time out: 8 at 2 per second need about 3 s,
+    // well past a 1 s send time-out.
+    const worker = await stack.spawnWorker('sms', { HERALD_RATE_PER_S: '2', HERALD_SEND_TIMEOUT_MS: '1000' });
+    const before = stack.twilio.messages.length;
+    const started = Date.now();
+    const ids = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push(await publish({ userId: 'rate', type: 'otp', body: `Code ${i}`, to: { phone: `+1415555${String(7000 + i)}` }, channels: ['sms'] }));
+    }
+    for (const id of ids) {
+      const s = await waitFor(async () => {
+        const v = (await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })).json() as NotificationStatusView;
+        return v.channels?.sms?.state === 'delivered' ? v.channels.sms : undefined;
+      });
+      expect(s.attempts).toBe(1);
+    }
+    expect(stack.twilio.messages.length - before).toBe(8);
+    expect(Date.now() - started).toBeGreaterThan(2000);
+    await stopWorker(worker);
+  });
+
   it('serves /healthz and /metrics on HERALD_METRICS_PORT', async () => {
     const worker = await stack.spawnWorker('email');
     const port = Number(/"metricsPort":(\d+)/.exec(worker.output())![1]);

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import { ConfigError, DeliveryError, type ChannelDriver, type WorkerServices } from '@herald/shared';
-import { abortable } from './abortable.js';
+import { abortable } from '@herald/shared';
 import { classifyEmailError } from './classify-email-error.js';
 import type { EmailConfig } from './config.js';
 import { renderEmail } from './render-email.js';

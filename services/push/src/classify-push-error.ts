@@ -1,6 +1,6 @@
 import webpush from 'web-push';
 import { DeliveryError } from '@herald/shared';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter } from '@herald/shared';
 
 /**
  * What a push service's answer means (RFC 8030):

@@ -1,6 +1,6 @@
 import webpush from 'web-push';
 import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
-import { abortable } from './abortable.js';
+import { abortable } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent } from './push-agent.js';

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import { ConfigError, DeliveryError, type ChannelDriver, type WorkerServices } from '@herald/shared';
-import { abortable } from './abortable.js';
+import { abortable } from '@herald/shared';
 import { classifySmsError } from './classify-sms-error.js';
 import type { SmsConfig } from './config.js';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
@@ -42,10 +42,10 @@ export function createSmsDriver(config: SmsConfig, services: WorkerServices): Ch
     async send(n, target, signal) {
       if (!client) throw new DeliveryError('permanent', 'SMS is not configured (dry run): the TWILIO_* variables are required to send');
       const body = renderSms(n);
-      await limiter?.take(signal);
       const message = await abortable(() => client.messages.create({ to: target.address, body, ...sender }), signal, 'Twilio request');
       return { providerId: message.sid };
     },
+    ...(limiter ? { throttle: (signal: AbortSignal) => limiter.take(signal) } : {}),
     classify: classifySmsError,
     async close() {
       httpClient.close();

@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import type * as TwilioResponse from 'twilio/lib/http/response.js';
 import { DeliveryError } from '@herald/shared';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter } from '@herald/shared';
 
 /** Where the SDK sends every request. */
 export const TWILIO_API_ORIGIN = 'https://api.twilio.com';

@@ -1,9 +1,10 @@
-import { DeliveryError } from '@herald/shared';
+import { DeliveryError } from './channel-driver.js';
 
 /**
  * Settle with `work`, or reject with a transient DeliveryError as soon as `signal` aborts.
- * The twilio SDK takes no signal; the request client's own time-out (HERALD_SEND_TIMEOUT_MS)
- * bounds how long the abandoned request can go on.
+ * No provider SDK takes an AbortSignal (nodemailer cannot cancel a message once handed over);
+ * each SDK's own time-out, set to HERALD_SEND_TIMEOUT_MS, bounds how long the abandoned call
+ * goes on, and stable provider-side ids (Message-ID, push topic) mark a resend as the same.
  */
 export function abortable<T>(work: () => Promise<T>, signal: AbortSignal, what: string): Promise<T> {
   if (signal.aborted) return Promise.reject(aborted(signal, what));
