@@ -23,3 +23,4 @@ export * from './redact.js';
 export * from './worker-metrics.js';
 export * from './abortable.js';
 export * from './retry-after.js';
+export * from './shutdown.js';

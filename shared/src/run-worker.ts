@@ -7,6 +7,7 @@ import type { Channel } from './glossary.js';
 import { makeKeys, type Keys } from './keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis } from './redis.js';
+import { exitOnSignals } from './shutdown.js';
 import type { WorkerConfig } from './worker-config.js';
 import { WorkerMetrics, serveMetrics } from './worker-metrics.js';
 
@@ -68,6 +69,20 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     process.exit(1);
   });
 
+  // Installed before the consumer starts, so a stop during a slow start is still graceful.
+  exitOnSignals(async (signal) => {
+    logger.info({ signal, inFlight: consumer.inFlightCount }, 'stopping: finishing deliveries in flight');
+    try {
+      await consumer.close();
+      await driver.close?.();
+    } finally {
+      server.close();
+      await redis.quit().catch(() => redis.disconnect());
+      blockingRedis.disconnect();
+    }
+    logger.info('stopped');
+  }, logger);
+
   // Redis may not be up yet: keep trying to create the group, with backoff, rather than crash-loop.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -83,28 +98,4 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     `${options.channel} worker started`,
   );
 
-  let stopping: Promise<void> | undefined;
-  const stop = async (signal: string) => {
-    logger.info({ signal, inFlight: consumer.inFlightCount }, 'stopping: finishing deliveries in flight');
-    try {
-      await consumer.close();
-      await driver.close?.();
-    } finally {
-      server.close();
-      await redis.quit().catch(() => redis.disconnect());
-      blockingRedis.disconnect();
-    }
-    logger.info('stopped');
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      stopping ??= stop(signal).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'error while stopping');
-          process.exit(1);
-        },
-      );
-    });
-  }
 }

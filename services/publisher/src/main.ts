@@ -1,4 +1,4 @@
-import { connectRedis, createLogger, loadConfig } from '@herald/shared';
+import { connectRedis, createLogger, exitOnSignals, loadConfig } from '@herald/shared';
 import { buildApp } from './app.js';
 import { isLoopbackHost } from './auth.js';
 import { publisherEnv } from './config.js';
@@ -37,8 +37,7 @@ if (noKeys) {
 const address = app.server.address();
 logger.info({ address, stream: config.HERALD_STREAM }, 'publisher listening');
 
-let stopping: Promise<void> | undefined;
-async function stop(signal: string): Promise<void> {
+exitOnSignals(async (signal) => {
   logger.info({ signal }, 'stopping: finishing requests in flight');
   setTimeout(() => {
     logger.error({ shutdownMs: config.HERALD_SHUTDOWN_MS }, 'requests still in flight after HERALD_SHUTDOWN_MS; exiting');
@@ -50,15 +49,4 @@ async function stop(signal: string): Promise<void> {
     await redis.quit().catch(() => redis.disconnect());
   }
   logger.info('stopped');
-}
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    stopping ??= stop(signal).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  });
-}
+}, logger);
