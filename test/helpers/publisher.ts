@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { connectRedis, createLogger, makeKeys, parseEnv, type Keys } from '@herald/shared';
 import { buildApp } from '../../services/publisher/src/app.js';
 import { publisherEnv, type PublisherConfig } from '../../services/publisher/src/config.js';
+import { startRedis, type TestRedis } from './redis-server.js';
 
 export interface TestPublisher {
   app: FastifyInstance;
@@ -63,4 +65,41 @@ export async function startPublisher(redisUrl: string, env: Record<string, strin
       admin.disconnect();
     },
   };
+}
+
+/**
+ * The usual frame of a publisher test file: one redis-server for the file, a fresh publisher
+ * (own stream and prefix) for each test. Read `ctx.pub` inside tests; `ctx.restart(env)` swaps
+ * in a publisher with other settings.
+ */
+export function usePublisherPerTest(env: Record<string, string> = {}) {
+  let redis: TestRedis | undefined;
+  let current: TestPublisher | undefined;
+  const ctx = {
+    get redis(): TestRedis {
+      return redis!;
+    },
+    get pub(): TestPublisher {
+      return current!;
+    },
+    async restart(overrides: Record<string, string>): Promise<TestPublisher> {
+      await current?.close();
+      current = await startPublisher(redis!.url, { ...env, ...overrides });
+      return current;
+    },
+  };
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.destroy();
+  });
+  beforeEach(async () => {
+    current = await startPublisher(redis!.url, env);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return ctx;
 }

@@ -1,28 +1,13 @@
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeChannelStatus } from '@herald/shared';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { usePublisherPerTest } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer.destroy();
-});
-beforeEach(async () => {
-  pub = await startPublisher(redisServer.url);
-});
-afterEach(async () => {
-  await pub.close();
-});
+const ctx = usePublisherPerTest();
 
 const BATCH_LIMIT = 1024 * 1024;
 
 function post(body: unknown) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: '/v1/notifications',
     headers: { 'content-type': 'application/json' },
@@ -31,7 +16,7 @@ function post(body: unknown) {
 }
 
 function postBatch(body: unknown) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: '/v1/notifications/batch',
     headers: { 'content-type': 'application/json' },
@@ -40,12 +25,12 @@ function postBatch(body: unknown) {
 }
 
 function getStatus(id: string) {
-  return pub.app.inject({ method: 'GET', url: `/v1/notifications/${encodeURIComponent(id)}` });
+  return ctx.pub.app.inject({ method: 'GET', url: `/v1/notifications/${encodeURIComponent(id)}` });
 }
 
 /** The ids of the stream's entries, in stream order. */
 async function streamIds(): Promise<{ streamId: string; id: string }[]> {
-  const list = await pub.admin.xrange(pub.keys.stream, '-', '+');
+  const list = await ctx.pub.admin.xrange(ctx.pub.keys.stream, '-', '+');
   return list.map(([streamId, fields]) => {
     const decoded = decodeEntry(fields);
     if (!decoded.ok) throw decoded.error;
@@ -152,7 +137,7 @@ describe('POST /v1/notifications/batch', () => {
       { error: { code: 'HERALD_ERR_VALIDATION', message: expect.any(String), issues: [{ path: 'notifications.0.body', message: expect.any(String) }] } },
       { error: { code: 'HERALD_ERR_VALIDATION', message: expect.any(String), issues: [{ path: 'notifications.1.userId', message: expect.any(String) }] } },
     ]);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(0);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(0);
   });
 
   it('reports an id published before as duplicate with the same streamId, and appends nothing for it', async () => {
@@ -171,7 +156,7 @@ describe('POST /v1/notifications/batch', () => {
     const again = await postBatch({ notifications: [{ ...valid, id: 'd-1' }] });
     expect(again.statusCode).toBe(202);
     expect(again.json().results).toEqual([{ ...first.json().results[0], status: 'duplicate' }]);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(1);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1);
   });
 
   it('takes the same id twice in one batch as one notification: accepted, then duplicate, one entry', async () => {
@@ -195,7 +180,7 @@ describe('POST /v1/notifications/batch', () => {
     expect(results[0]).toEqual({ id: 'mm-1', streamId: expect.stringMatching(STREAM_ID), status: 'accepted' });
     expect(Object.keys(results[1])).toEqual(['error']);
     expect(expectErrorObject(results[1]).code).toBe('HERALD_ERR_IDEMPOTENCY_MISMATCH');
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(1);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1);
   });
 
   it('reports HERALD_ERR_IDEMPOTENCY_MISMATCH for an id published before with other content', async () => {
@@ -216,14 +201,14 @@ describe('POST /v1/notifications/batch', () => {
     expect(res.statusCode).toBe(400);
     const error = expectErrorBody(res.json(), 'HERALD_ERR_VALIDATION');
     expect(error.issues!.map((i) => i.path)).toEqual(['notifications']);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(0);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(0);
   });
 
   it('takes exactly 1000 items', async () => {
     const res = await postBatch({ notifications: Array.from({ length: 1000 }, (_, i) => ({ ...valid, id: `k-${i}` })) });
     expect(res.statusCode).toBe(202);
     expect(res.json().results).toHaveLength(1000);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(1000);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1000);
   });
 
   it.each([
@@ -235,7 +220,7 @@ describe('POST /v1/notifications/batch', () => {
     expect(res.statusCode).toBe(400);
     const error = expectErrorBody(res.json(), 'HERALD_ERR_VALIDATION');
     expect(error.issues!.map((i) => i.path)).toEqual(paths);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(0);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(0);
   });
 
   it('answers 400 HERALD_ERR_BAD_JSON for a malformed batch', async () => {
@@ -253,7 +238,7 @@ describe('POST /v1/notifications/batch', () => {
     const refused = await postBatch(tooBigJson);
     expect(refused.statusCode).toBe(413);
     expectErrorBody(refused.json(), 'HERALD_ERR_PAYLOAD_TOO_LARGE');
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(0);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(0);
 
     const big = { notifications: Array.from({ length: 225 }, (_, i) => item(i)) };
     const bigJson = JSON.stringify(big);
@@ -306,8 +291,8 @@ describe('GET /v1/notifications/:id', () => {
   it('shows a status a worker wrote to the record, with an ISO updatedAt', async () => {
     await post({ ...valid, id: 'st-2' });
     const updatedAt = Date.now();
-    await pub.admin.hset(
-      pub.keys.notification('st-2'),
+    await ctx.pub.admin.hset(
+      ctx.pub.keys.notification('st-2'),
       's:email',
       encodeChannelStatus({ state: 'delivered', attempts: 1, providerId: 'abc', updatedAt }),
       's:sms',

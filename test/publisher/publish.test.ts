@@ -1,26 +1,11 @@
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeEntry } from '@herald/shared';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { usePublisherPerTest } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer.destroy();
-});
-beforeEach(async () => {
-  pub = await startPublisher(redisServer.url);
-});
-afterEach(async () => {
-  await pub.close();
-});
+const ctx = usePublisherPerTest();
 
 function post(body: unknown, headers: Record<string, string> = {}) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: '/v1/notifications',
     headers: { 'content-type': 'application/json', ...headers },
@@ -29,7 +14,7 @@ function post(body: unknown, headers: Record<string, string> = {}) {
 }
 
 async function entries() {
-  return pub.admin.xrange(pub.keys.stream, '-', '+');
+  return ctx.pub.admin.xrange(ctx.pub.keys.stream, '-', '+');
 }
 
 const valid = { userId: 'u1', type: 'otp', body: 'Your code is 123456' };
@@ -106,11 +91,10 @@ describe('POST /v1/notifications', () => {
   });
 
   it('treats an id as new once its idempotency window has passed', async () => {
-    await pub.close();
-    pub = await startPublisher(redisServer.url, { HERALD_IDEMPOTENCY_TTL_S: '1' });
+    await ctx.restart({ HERALD_IDEMPOTENCY_TTL_S: '1' });
     await post({ ...valid, id: 'ttl-1' });
     // Age the record instead of waiting: move its deadline into the past.
-    await pub.admin.hset(pub.keys.notification('ttl-1'), 'iu', String(Date.now() - 1));
+    await ctx.pub.admin.hset(ctx.pub.keys.notification('ttl-1'), 'iu', String(Date.now() - 1));
     const again = await post({ ...valid, id: 'ttl-1', body: 'Changed' });
     expect(again.statusCode).toBe(202);
     expect(await entries()).toHaveLength(2);
@@ -118,13 +102,13 @@ describe('POST /v1/notifications', () => {
 
   it('keeps the record for the longer of the idempotency and replay windows', async () => {
     await post({ ...valid, id: 'exp-1' });
-    const ttl = await pub.admin.ttl(pub.keys.notification('exp-1'));
+    const ttl = await ctx.pub.admin.ttl(ctx.pub.keys.notification('exp-1'));
     expect(ttl).toBeGreaterThan(604_800 - 60);
     expect(ttl).toBeLessThanOrEqual(604_800);
   });
 
   it('appends exactly one entry for 50 concurrent requests with one id: one 202, the rest 200', async () => {
-    const base = await pub.listen();
+    const base = await ctx.pub.listen();
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
         fetch(`${base}/v1/notifications`, {
@@ -143,12 +127,11 @@ describe('POST /v1/notifications', () => {
   });
 
   it('caps the stream with XADD MAXLEN ~', async () => {
-    await pub.close();
-    pub = await startPublisher(redisServer.url, { HERALD_STREAM_MAXLEN: '1000' });
+    await ctx.restart({ HERALD_STREAM_MAXLEN: '1000' });
     const pipeline = [];
     for (let i = 0; i < 40; i++) {
       pipeline.push(
-        pub.app.inject({
+        ctx.pub.app.inject({
           method: 'POST',
           url: '/v1/notifications/batch',
           headers: { 'content-type': 'application/json' },
@@ -157,7 +140,7 @@ describe('POST /v1/notifications', () => {
       );
     }
     await Promise.all(pipeline);
-    const length = await pub.admin.xlen(pub.keys.stream);
+    const length = await ctx.pub.admin.xlen(ctx.pub.keys.stream);
     // Approximate trimming works in whole macro nodes (100 entries by default).
     expect(length).toBeGreaterThanOrEqual(1000);
     expect(length).toBeLessThan(4000);

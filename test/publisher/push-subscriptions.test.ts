@@ -1,24 +1,9 @@
 import { createECDH, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPrivateAddress, isPrivateHost, type StoredPushSubscription } from '@herald/shared';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { usePublisherPerTest } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer.destroy();
-});
-beforeEach(async () => {
-  pub = await startPublisher(redisServer.url);
-});
-afterEach(async () => {
-  await pub.close();
-});
+const ctx = usePublisherPerTest();
 
 function p256dhKey(): string {
   const ecdh = createECDH('prime256v1');
@@ -36,7 +21,7 @@ function browserSubscription(endpoint = 'https://push.example.com/abc') {
 }
 
 function subscribe(body: unknown, userId = 'u1') {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: `/v1/users/${encodeURIComponent(userId)}/push-subscriptions`,
     headers: { 'content-type': 'application/json' },
@@ -45,11 +30,11 @@ function subscribe(body: unknown, userId = 'u1') {
 }
 
 function unsubscribe(query: string, userId = 'u1') {
-  return pub.app.inject({ method: 'DELETE', url: `/v1/users/${encodeURIComponent(userId)}/push-subscriptions${query}` });
+  return ctx.pub.app.inject({ method: 'DELETE', url: `/v1/users/${encodeURIComponent(userId)}/push-subscriptions${query}` });
 }
 
 async function endpointsOf(userId: string): Promise<string[]> {
-  const res = await pub.app.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}` });
+  const res = await ctx.pub.app.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}` });
   if (res.statusCode === 404) return [];
   expect(res.statusCode).toBe(200);
   return res.json().pushSubscriptions.map((s: { endpoint: string }) => s.endpoint).sort();
@@ -87,15 +72,15 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
   it('stores what sending needs under the endpoint, and new keys for the same endpoint replace the old', async () => {
     const subscription = browserSubscription();
     await subscribe(subscription);
-    const stored = JSON.parse((await pub.admin.hget(pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
+    const stored = JSON.parse((await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
     expect(stored).toEqual({ endpoint: subscription.endpoint, keys: subscription.keys, createdAt: expect.any(Number) });
     expect(stored.createdAt).toBeGreaterThan(Date.now() - 10_000);
 
     const renewed = browserSubscription();
     expect((await subscribe(renewed)).statusCode).toBe(200);
-    const after = JSON.parse((await pub.admin.hget(pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
+    const after = JSON.parse((await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
     expect(after.keys).toEqual(renewed.keys);
-    expect(await pub.admin.hlen(pub.keys.pushSubscriptions('u1'))).toBe(1);
+    expect(await ctx.pub.admin.hlen(ctx.pub.keys.pushSubscriptions('u1'))).toBe(1);
   });
 
   it('lists every subscription of the user on GET /v1/users/:userId', async () => {
@@ -138,7 +123,7 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('HERALD_ERR_VALIDATION');
     expect(issuePaths(res)).toEqual(paths);
-    expect(await pub.admin.exists(pub.keys.pushSubscriptions('u1'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('u1'))).toBe(0);
   });
 
   it.each(PRIVATE_ENDPOINTS)('answers 400 naming endpoint for %s', async (endpoint) => {
@@ -147,7 +132,7 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
     const { error } = res.json();
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
     expect(error.issues).toEqual([{ path: 'endpoint', message: expect.stringContaining('HERALD_ALLOW_PRIVATE_PUSH') }]);
-    expect(await pub.admin.exists(pub.keys.pushSubscriptions('u1'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('u1'))).toBe(0);
   });
 
   it.each(['https://LOCALHOST:8443/x', 'https://push.localhost/x', 'https://localhost./x', 'https://127.1/x', 'https://0x7f000001/x', 'https://[::ffff:127.0.0.1]/x', 'https://0.0.0.0/x', 'https://[fd00::1]/x'])(
@@ -160,8 +145,7 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
   );
 
   it('accepts private, loopback and link-local endpoints with HERALD_ALLOW_PRIVATE_PUSH=true', async () => {
-    await pub.close();
-    pub = await startPublisher(redisServer.url, { HERALD_ALLOW_PRIVATE_PUSH: 'true' });
+    await ctx.restart({ HERALD_ALLOW_PRIVATE_PUSH: 'true' });
     for (const endpoint of PRIVATE_ENDPOINTS) {
       const res = await subscribe(browserSubscription(endpoint));
       expect(res.statusCode, endpoint).toBe(201);
@@ -207,16 +191,15 @@ describe('DELETE /v1/users/:userId/push-subscriptions', () => {
 
 describe('GET /v1/push/vapid-public-key', () => {
   it('answers 404 HERALD_ERR_NOT_FOUND when VAPID_PUBLIC_KEY is not set', async () => {
-    const res = await pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key' });
+    const res = await ctx.pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key' });
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('HERALD_ERR_NOT_FOUND');
   });
 
   it('answers {publicKey} when it is set', async () => {
     const publicKey = p256dhKey();
-    await pub.close();
-    pub = await startPublisher(redisServer.url, { VAPID_PUBLIC_KEY: publicKey });
-    const res = await pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key' });
+    await ctx.restart({ VAPID_PUBLIC_KEY: publicKey });
+    const res = await ctx.pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ publicKey });
     expect(Buffer.from(res.json().publicKey, 'base64url')).toHaveLength(65);

@@ -1,24 +1,9 @@
 import { createECDH, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allows, type Preferences } from '@herald/shared';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { usePublisherPerTest } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer.destroy();
-});
-beforeEach(async () => {
-  pub = await startPublisher(redisServer.url);
-});
-afterEach(async () => {
-  await pub.close();
-});
+const ctx = usePublisherPerTest();
 
 /** `userId` as it goes in the path. */
 function path(userId: string) {
@@ -26,7 +11,7 @@ function path(userId: string) {
 }
 
 function put(userId: string, body: unknown) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'PUT',
     url: path(userId),
     headers: { 'content-type': 'application/json' },
@@ -35,11 +20,11 @@ function put(userId: string, body: unknown) {
 }
 
 function get(userId: string) {
-  return pub.app.inject({ method: 'GET', url: path(userId) });
+  return ctx.pub.app.inject({ method: 'GET', url: path(userId) });
 }
 
 function del(userId: string) {
-  return pub.app.inject({ method: 'DELETE', url: path(userId) });
+  return ctx.pub.app.inject({ method: 'DELETE', url: path(userId) });
 }
 
 /** A subscription as a browser's `PushSubscription.toJSON()` gives it. */
@@ -54,7 +39,7 @@ function browserSubscription(endpoint = 'https://push.example.com/abc') {
 }
 
 async function subscribe(userId: string, endpoint?: string) {
-  const res = await pub.app.inject({
+  const res = await ctx.pub.app.inject({
     method: 'POST',
     url: `${path(userId)}/push-subscriptions`,
     headers: { 'content-type': 'application/json' },
@@ -75,7 +60,7 @@ describe('PUT /v1/users/:userId', () => {
     const res = await put('u1', ada);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ userId: 'u1', ...ada, pushSubscriptions: [] });
-    const stored = await pub.admin.hgetall(pub.keys.user('u1'));
+    const stored = await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'));
     expect(stored).toMatchObject({ email: ada.email, phone: ada.phone, locale: ada.locale });
     expect(JSON.parse(stored.prefs!)).toEqual(ada.preferences);
     expect(Number(stored.updatedAt)).toBeGreaterThan(Date.now() - 10_000);
@@ -101,7 +86,7 @@ describe('PUT /v1/users/:userId', () => {
     };
     expect(res.json()).toEqual(expected);
     expect((await get('u1')).json()).toEqual(expected);
-    const stored = await pub.admin.hgetall(pub.keys.user('u1'));
+    const stored = await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'));
     expect(Object.keys(stored).sort()).toEqual(['email', 'prefs', 'updatedAt']);
 
     // Without preferences at all, the old ones are gone too.
@@ -133,7 +118,7 @@ describe('PUT /v1/users/:userId', () => {
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
     expect(error.issues.map((i: { path: string }) => i.path).sort()).toEqual([...paths].sort());
     for (const issue of error.issues) expect(issue.message).toEqual(expect.any(String));
-    expect(await pub.admin.exists(pub.keys.user('u-bad'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.user('u-bad'))).toBe(0);
     expect((await get('u-bad')).statusCode).toBe(404);
   });
 
@@ -182,7 +167,7 @@ describe('DELETE /v1/users/:userId', () => {
     await put('u1', ada);
     await subscribe('u1');
     await put('u2', { email: 'grace@example.com' });
-    expect(await pub.admin.exists(pub.keys.user('u1'), pub.keys.pushSubscriptions('u1'))).toBe(2);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.user('u1'), ctx.pub.keys.pushSubscriptions('u1'))).toBe(2);
 
     const res = await del('u1');
     expect(res.statusCode).toBe(204);
@@ -190,8 +175,8 @@ describe('DELETE /v1/users/:userId', () => {
     const after = await get('u1');
     expect(after.statusCode).toBe(404);
     expect(after.json().error.code).toBe('HERALD_ERR_NOT_FOUND');
-    expect(await pub.admin.exists(pub.keys.user('u1'))).toBe(0);
-    expect(await pub.admin.exists(pub.keys.pushSubscriptions('u1'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.user('u1'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('u1'))).toBe(0);
     // Another user is untouched.
     expect((await get('u2')).json()).toMatchObject({ userId: 'u2', email: 'grace@example.com' });
   });
@@ -201,7 +186,7 @@ describe('DELETE /v1/users/:userId', () => {
     expect((await get('only-push')).json()).toMatchObject({ userId: 'only-push', pushSubscriptions: [expect.any(Object)] });
     expect((await del('only-push')).statusCode).toBe(204);
     expect((await get('only-push')).statusCode).toBe(404);
-    expect(await pub.admin.exists(pub.keys.pushSubscriptions('only-push'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('only-push'))).toBe(0);
   });
 });
 
@@ -216,15 +201,15 @@ describe('user ids in the path', () => {
       const got = await get(userId);
       expect(got.statusCode).toBe(200);
       expect(got.json()).toMatchObject({ userId, email: 'ada@example.com', pushSubscriptions: [expect.any(Object)] });
-      expect(await pub.admin.hget(pub.keys.user(userId), 'email')).toBe('ada@example.com');
-      expect(await pub.admin.exists(pub.keys.pushSubscriptions(userId))).toBe(1);
+      expect(await ctx.pub.admin.hget(ctx.pub.keys.user(userId), 'email')).toBe('ada@example.com');
+      expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions(userId))).toBe(1);
       expect((await del(userId)).statusCode).toBe(204);
-      expect(await pub.admin.exists(pub.keys.user(userId), pub.keys.pushSubscriptions(userId))).toBe(0);
+      expect(await ctx.pub.admin.exists(ctx.pub.keys.user(userId), ctx.pub.keys.pushSubscriptions(userId))).toBe(0);
     },
   );
 
   it('round-trips `a%2Fb` as written in a raw URL', async () => {
-    const res = await pub.app.inject({
+    const res = await ctx.pub.app.inject({
       method: 'PUT',
       url: '/v1/users/a%2Fb',
       headers: { 'content-type': 'application/json' },
@@ -232,15 +217,15 @@ describe('user ids in the path', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().userId).toBe('a/b');
-    expect((await pub.app.inject({ method: 'GET', url: '/v1/users/a%2Fb' })).json()).toMatchObject({ userId: 'a/b', locale: 'en' });
-    expect(await pub.admin.hget(pub.keys.user('a/b'), 'locale')).toBe('en');
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/a%2Fb' })).json()).toMatchObject({ userId: 'a/b', locale: 'en' });
+    expect(await ctx.pub.admin.hget(ctx.pub.keys.user('a/b'), 'locale')).toBe('en');
     // `a/b` unencoded is another path altogether.
-    expect((await pub.app.inject({ method: 'GET', url: '/v1/users/a/b' })).statusCode).toBe(404);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/a/b' })).statusCode).toBe(404);
   });
 
   it('accepts a user id of 128 characters, the longest a notification may name', async () => {
     const userId = 'x'.repeat(128);
-    const published = await pub.app.inject({
+    const published = await ctx.pub.app.inject({
       method: 'POST',
       url: '/v1/notifications',
       headers: { 'content-type': 'application/json' },

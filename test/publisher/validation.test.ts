@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { describe, expect, it } from 'vitest';
+import { usePublisherPerTest } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer.destroy();
-});
-beforeEach(async () => {
-  pub = await startPublisher(redisServer.url);
-});
-afterEach(async () => {
-  await pub.close();
-});
+const ctx = usePublisherPerTest();
 
 const BODY_LIMIT = 64 * 1024;
 
 function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: '/v1/notifications',
     headers,
@@ -30,7 +15,7 @@ function post(body: unknown, headers: Record<string, string> = { 'content-type':
 }
 
 async function streamLength() {
-  return pub.admin.xlen(pub.keys.stream);
+  return ctx.pub.admin.xlen(ctx.pub.keys.stream);
 }
 
 interface ErrorBody {
@@ -138,11 +123,11 @@ describe('POST /v1/notifications: body parsing', () => {
   });
 
   it('answers 404 HERALD_ERR_NOT_FOUND with the error shape for an unknown route', async () => {
-    const res = await pub.app.inject({ method: 'GET', url: '/v1/nope?x=1' });
+    const res = await ctx.pub.app.inject({ method: 'GET', url: '/v1/nope?x=1' });
     await expectRejected(res, 404, 'HERALD_ERR_NOT_FOUND', undefined);
     expect(res.json().error.message).toContain('/v1/nope');
     expect(res.json().error.message).not.toContain('x=1');
-    const post404 = await pub.app.inject({ method: 'POST', url: '/v2/notifications', payload: valid });
+    const post404 = await ctx.pub.app.inject({ method: 'POST', url: '/v2/notifications', payload: valid });
     await expectRejected(post404, 404, 'HERALD_ERR_NOT_FOUND', undefined);
   });
 });
