@@ -7,6 +7,7 @@ import { startSmtpStandIn, type SmtpStandIn } from '@herald/stand-ins';
 import { emailEnv } from '../../services/email/src/config.js';
 import { createEmailDriver } from '../../services/email/src/email-driver.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { never, rejection } from '../helpers/promises.js';
 
 let redisServer: TestRedis;
 let redis: Redis;
@@ -46,17 +47,7 @@ function notification(id: string, payload: Partial<Notification['payload']> = {}
 }
 
 const target = { key: 'email', address: 'ada@example.org' };
-const never = () => new AbortController().signal;
 
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the send to fail');
-}
 
 describe('email driver against a real SMTP server', () => {
   it('delivers the mail with its recipient, subject, text and Message-ID', async () => {

@@ -10,6 +10,7 @@ import { createPushAgent } from '../../services/push/src/push-agent.js';
 import { createPushDriver } from '../../services/push/src/push-driver.js';
 import { pushTopic } from '../../services/push/src/render-push.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { never, rejection } from '../helpers/promises.js';
 
 const vapid = webpush.generateVAPIDKeys();
 let redisServer: TestRedis;
@@ -68,16 +69,7 @@ function targetOf(driver: ChannelDriver, subscription: StandInSubscription): Tar
   return target!;
 }
 
-const never = () => new AbortController().signal;
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the send to fail');
-}
 
 describe('push driver against a Web Push service', () => {
   it('delivers an encrypted payload that decrypts, with TTL, topic and VAPID', async () => {

@@ -6,6 +6,7 @@ import { smsEnv } from '../../services/sms/src/config.js';
 import { createSmsDriver } from '../../services/sms/src/sms-driver.js';
 import { freePort } from '../helpers/free-port.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { never, rejection } from '../helpers/promises.js';
 
 let redisServer: TestRedis;
 let redis: Redis;
@@ -53,16 +54,7 @@ function notification(id: string, payload: Partial<Notification['payload']> = {}
 }
 
 const target = { key: 'sms', address: '+14155550123' };
-const never = () => new AbortController().signal;
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the send to fail');
-}
 
 describe('SMS driver against a Twilio-compatible API', () => {
   it('sends To, From and Body through TWILIO_BASE_URL and reports the message SID', async () => {
