@@ -69,8 +69,10 @@ export interface ChannelDriver {
   /** The destinations of `notification` on this channel; none means skipped with `no_recipient`. */
   targets(notification: Notification, user: UserRecord): Target[];
   /**
-   * Send to one target. Must give up by `signal` (HERALD_SEND_TIMEOUT_MS): the delivery claim's
-   * lease is only a little longer, and a send that outlives it could be sent twice.
+   * Send to one target. The runtime stops waiting when `signal` aborts (HERALD_SEND_TIMEOUT_MS,
+   * or shutdown), but keeps the target's claim until this promise settles, and records what it
+   * settles with: so it must settle with the provider's real answer, not just reject on abort.
+   * Set the SDK's own time-out to HERALD_SEND_TIMEOUT_MS so that it does settle.
    */
   send(notification: Notification, target: Target, signal: AbortSignal): Promise<SendResult>;
   /**

@@ -19,7 +19,7 @@ import { WriteBatcher } from './write-batcher.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 const CLAIM_SCRIPT = lua('claim-1.lua');
-const SETTLE_SCRIPT = lua('settle-1.lua');
+const SETTLE_SCRIPT = lua('settle-3.lua');
 const DELETE_IDLE_CONSUMER_SCRIPT = lua('delete-idle-consumer-1.lua');
 
 /** Longest a blocking read waits before the loop looks around again (the issue caps it at 5 s). */
@@ -31,6 +31,8 @@ export const DEAD_LETTER_MAXLEN = 100_000;
 /** Pages of XPENDING the reclaimer reads per scan, and entries per page. */
 const RECLAIM_PAGES = 5;
 const RECLAIM_PAGE_SIZE = 200;
+/** Most of an entry's original fields copied into its dead letter (Lua's unpack has a limit). */
+const DEAD_LETTER_MAX_FIELDS = 2000;
 
 export type DeadLetterReason = 'malformed' | 'permanent' | 'gone' | 'max_attempts';
 
@@ -52,18 +54,38 @@ interface WorkItem {
   streamId: string;
   fields: string[];
   attempt: number;
+  /** Names this attempt in delivery claims: a duplicate entry or a later attempt is someone else. */
+  token: string;
+  /** Aborted at shutdown, when the drain time is up. */
   abort: AbortController;
+  /** Its outcome is queued for writing; the write frees its slot. */
+  settling: boolean;
 }
 
 type ClaimResult = 'ok' | 'done' | 'failed' | 'busy';
 
-type SendOutcome = { target: Target; result: SendResult } | { target: Target; error: DeliveryError };
+type SendOutcome =
+  | { target: Target; result: SendResult }
+  | { target: Target; error: DeliveryError }
+  /** No answer in time: the provider may still accept it, so its lease is kept. */
+  | { target: Target; unknown: Promise<SendResult> };
+
+type Mark = readonly [Target, 'd' | 'f' | 'r'];
 
 type PipelineWithScripts = ChainableCommander & {
   heraldClaim(record: string, ...args: (string | number)[]): ChainableCommander;
-  heraldSettle(record: string, ...args: (string | number)[]): ChainableCommander;
+  heraldSettle(record: string, stream: string, deadLetters: string, ...args: (string | number)[]): ChainableCommander;
   heraldDeleteIdleConsumer(stream: string, group: string, consumer: string): ChainableCommander;
 };
+
+interface Settlement {
+  status?: Omit<ChannelStatus, 'attempts' | 'updatedAt'>;
+  marks?: readonly Mark[];
+  action: 'ack' | 'retry' | 'none';
+  deadLetter?: { reason: DeadLetterReason; error: string };
+  /** Best-effort commands after the settle (removing gone push subscriptions). */
+  extra?: (pipeline: ChainableCommander) => void;
+}
 
 /**
  * The consumer runtime every channel worker runs: reads its group's entries, filters them,
@@ -83,22 +105,27 @@ export class Consumer {
   private slotWaiters: (() => void)[] = [];
   private running = false;
   private readLoopDone: Promise<void> = Promise.resolve();
-  private reclaimTimer?: NodeJS.Timeout;
-  private gcTimer?: NodeJS.Timeout;
-  private reclaiming = false;
+  private timers: NodeJS.Timeout[] = [];
+  /**
+   * Sends that timed out but may still go through: their leases are renewed until the provider
+   * answers, so no other attempt sends meanwhile (by record, field and token).
+   */
+  private readonly unknownOutcomes = new Map<string, { record: string; field: string; token: string; pass: number }>();
+  /** Where the next XPENDING scan starts, so pages past the first are reached too. */
+  private reclaimCursor = '-';
   private closing?: Promise<void>;
 
   constructor(private readonly options: ConsumerOptions) {
     const { config, channel, redis } = options;
     this.group = GROUPS[channel];
     this.consumerName = config.HERALD_CONSUMER;
-    this.batcher = new WriteBatcher(redis, options.keys.stream, this.group, options.logger);
+    this.batcher = new WriteBatcher(redis, options.logger);
     // Longer than any send can take, so while one replica is sending no other one does.
     this.leaseMs = config.HERALD_SEND_TIMEOUT_MS + Math.max(2000, config.HERALD_SEND_TIMEOUT_MS / 2);
     this.recordTtlS = config.HERALD_RETENTION_S;
     this.types = config.HERALD_TYPES.includes('*') ? undefined : new Set(config.HERALD_TYPES);
     redis.defineCommand('heraldClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
-    redis.defineCommand('heraldSettle', { numberOfKeys: 1, lua: SETTLE_SCRIPT });
+    redis.defineCommand('heraldSettle', { numberOfKeys: 3, lua: SETTLE_SCRIPT });
     redis.defineCommand('heraldDeleteIdleConsumer', { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_SCRIPT });
   }
 
@@ -110,11 +137,13 @@ export class Consumer {
   /** Create the group if needed and start reading, taking back and collecting idle consumers. */
   async start(): Promise<void> {
     await this.ensureGroup();
+    if (this.closing) return;
     this.running = true;
     this.readLoopDone = this.readLoop();
-    const scanMs = Math.min(1000, Math.max(50, Math.floor(this.options.config.HERALD_RETRY_BASE_MS / 2)));
-    this.reclaimTimer = setInterval(() => void this.reclaim(), scanMs);
-    this.gcTimer = setInterval(() => void this.collectIdleConsumers(), CONSUMER_GC_INTERVAL_MS);
+    this.timers = [
+      setInterval(() => void this.keepAlive(), Math.max(500, Math.floor(this.leaseMs / 3))),
+      setInterval(() => void this.collectIdleConsumers(), CONSUMER_GC_INTERVAL_MS),
+    ];
     void this.collectIdleConsumers();
   }
 
@@ -129,18 +158,19 @@ export class Consumer {
   }
 
   private async shutdown(): Promise<void> {
+    const deadline = Date.now() + this.options.config.HERALD_SHUTDOWN_MS;
     this.running = false;
-    clearInterval(this.reclaimTimer);
-    clearInterval(this.gcTimer);
+    for (const timer of this.timers) clearInterval(timer);
     // Interrupts a blocked XREADGROUP; anything it had been handed stays pending for others.
     this.options.blockingRedis.disconnect();
     this.wakeSlotWaiters();
-    await this.readLoopDone;
-    const drained = await this.waitForIdle(this.options.config.HERALD_SHUTDOWN_MS);
+    // With Redis unreachable a queued read may never settle: do not wait past the deadline.
+    await Promise.race([this.readLoopDone, delay(Math.max(0, deadline - Date.now()))]);
+    const drained = await this.waitForIdle(deadline - Date.now());
     if (!drained) {
       this.options.logger.warn({ inFlight: this.inFlight.size }, 'shutdown time is up: aborting deliveries in flight');
       for (const item of this.inFlight.values()) item.abort.abort(new Error('worker shutting down'));
-      await this.waitForIdle(2000);
+      await this.waitForIdle(1000);
     }
     this.batcher.close();
   }
@@ -158,20 +188,31 @@ export class Consumer {
     return Math.max(0, this.options.config.HERALD_CONCURRENCY - this.inFlight.size);
   }
 
+  /**
+   * One loop takes back due entries and reads new ones, in turn, so both draw on the same free
+   * slots and never hold more than HERALD_CONCURRENCY between them. The blocking read waits at
+   * most half the first retry delay (50 ms to 2 s), so retries are not held up by a quiet stream.
+   */
   private async readLoop(): Promise<void> {
     const { blockingRedis, keys, logger, config } = this.options;
+    const blockMs = Math.min(BLOCK_MS, Math.max(50, Math.floor(config.HERALD_RETRY_BASE_MS / 2)));
+    let nextReclaim = 0;
     let failures = 0;
     while (this.running) {
       // Never COUNT 0, which Redis reads as "no limit": wait for a slot instead.
       if (this.freeSlots === 0) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
       if (!this.running) break;
+      if (Date.now() >= nextReclaim) {
+        await this.reclaim();
+        nextReclaim = Date.now() + blockMs;
+      }
       const count = Math.min(this.freeSlots, config.HERALD_BATCH);
       if (count === 0) continue;
       try {
         const reply = (await blockingRedis.xreadgroup(
           'GROUP', this.group, this.consumerName,
           'COUNT', count,
-          'BLOCK', BLOCK_MS,
+          'BLOCK', blockMs,
           'STREAMS', keys.stream, '>',
         )) as [string, [string, string[]][]][] | null;
         failures = 0;
@@ -180,9 +221,9 @@ export class Consumer {
       } catch (err) {
         if (!this.running) break;
         const message = String((err as Error).message);
-        const delay = reconnectDelay(++failures);
-        logger.warn({ err: message, retryInMs: delay }, 'reading the stream failed');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const wait = reconnectDelay(++failures);
+        logger.warn({ err: message, retryInMs: wait }, 'reading the stream failed');
+        await delay(wait);
         // The group (or the stream) was removed under us, e.g. by an operator: make it again.
         if (message.startsWith('NOGROUP')) await this.ensureGroup().catch(() => undefined);
       }
@@ -190,17 +231,30 @@ export class Consumer {
   }
 
   private track(streamId: string, fields: string[], attempt: number): WorkItem {
-    const item: WorkItem = { streamId, fields, attempt, abort: new AbortController() };
+    const item: WorkItem = {
+      streamId,
+      fields,
+      attempt,
+      token: `${this.consumerName}|${streamId}|${attempt}`,
+      abort: new AbortController(),
+      settling: false,
+    };
     this.inFlight.set(streamId, item);
     this.options.metrics.inFlight.labels(this.options.channel).set(this.inFlight.size);
     return item;
   }
 
   private finish(item: WorkItem, acknowledged: boolean): void {
+    if (this.inFlight.get(item.streamId) !== item) return;
     this.inFlight.delete(item.streamId);
     if (acknowledged) this.notBefore.delete(item.streamId);
     this.options.metrics.inFlight.labels(this.options.channel).set(this.inFlight.size);
     this.wakeSlotWaiters();
+  }
+
+  /** Free an entry's slot without writing anything: it stays pending and comes back later. */
+  private leavePending(item: WorkItem): void {
+    if (!item.settling) this.finish(item, false);
   }
 
   private wakeSlotWaiters(): void {
@@ -229,51 +283,59 @@ export class Consumer {
     this.handleBatch(items).catch((err: unknown) => {
       // A Redis failure in the look-ups or claims: the entries stay pending and come back later.
       this.options.logger.warn({ err: (err as Error).message, entries: items.length }, 'batch left pending');
-      for (const item of items) if (this.inFlight.get(item.streamId) === item) this.finish(item, false);
+      for (const item of items) this.leavePending(item);
     });
   }
 
   private async handleBatch(items: WorkItem[]): Promise<void> {
-    const { config, channel, metrics } = this.options;
+    const { channel, metrics, logger } = this.options;
     const decoded: { item: WorkItem; n: Notification }[] = [];
     for (const item of items) {
       const result = decodeEntry(item.fields);
-      if (!result.ok) {
-        const { error } = result;
-        this.options.logger.warn({ streamId: item.streamId, field: error.field }, 'malformed entry: dead-lettered');
-        this.deadLetter(item, { id: error.id, userId: error.userId }, 'malformed', error.message);
-      } else if (item.attempt > config.HERALD_MAX_ATTEMPTS) {
-        // Taken back more often than allowed without settling (a crash loop, say).
-        this.deadLetter(item, result.notification, 'max_attempts', 'attempts exhausted before a send could settle');
-      } else {
+      if (result.ok) {
         decoded.push({ item, n: result.notification });
+        continue;
       }
+      const { error } = result;
+      logger.warn({ streamId: item.streamId, field: error.field }, 'malformed entry: dead-lettered');
+      this.settle(item, { id: error.id, userId: error.userId }, {
+        ...(error.id && error.userId ? { status: { state: 'dead', reason: 'malformed', error: error.message } } : {}),
+        action: 'ack',
+        deadLetter: { reason: 'malformed', error: error.message },
+      });
     }
     if (decoded.length === 0) return;
 
     const users = await this.lookUpUsers(decoded.map((d) => d.n.userId));
     const deliverable: { item: WorkItem; n: Notification; targets: Target[] }[] = [];
     for (const { item, n } of decoded) {
-      const verdict = filterEntry(n, users.get(n.userId)!, {
-        channel,
-        types: this.types,
-        driver: this.options.driver,
-        now: Date.now(),
-      });
+      const user = users.get(n.userId);
+      if (user instanceof Error) {
+        logger.warn({ streamId: item.streamId, err: user.message }, 'user look-up failed; entry left pending');
+        this.leavePending(item);
+        continue;
+      }
+      const verdict = filterEntry(n, user!, { channel, types: this.types, driver: this.options.driver, now: Date.now() });
       if ('skip' in verdict) {
         metrics.skipped.labels(channel, verdict.skip).inc();
-        this.settle(item, n, { state: 'skipped', reason: verdict.skip }, [], true);
+        this.settle(item, n, { status: { state: 'skipped', reason: verdict.skip }, action: 'ack' });
       } else {
         deliverable.push({ item, n, targets: verdict.targets });
       }
     }
     if (deliverable.length === 0) return;
 
-    const deliverLogged = (d: (typeof deliverable)[number], claims: ClaimResult[]) =>
+    const deliverLogged = (d: (typeof deliverable)[number], claims: ClaimResult[] | Error) => {
+      if (claims instanceof Error) {
+        logger.warn({ streamId: d.item.streamId, err: claims.message }, 'claim failed; entry left pending');
+        this.leavePending(d.item);
+        return;
+      }
       this.deliver(d.item, d.n, d.targets, claims).catch((err: unknown) => {
-        this.options.logger.error({ err, streamId: d.item.streamId }, 'delivery failed unexpectedly; entry left pending');
-        this.finish(d.item, false);
+        logger.error({ err, streamId: d.item.streamId }, 'delivery failed unexpectedly; entry left pending');
+        this.leavePending(d.item);
       });
+    };
     const { driver } = this.options;
     if (driver.throttle) {
       // Rate-limited: each entry waits for its turn, then claims on its own. A claim taken before
@@ -282,19 +344,20 @@ export class Consumer {
         void (async () => {
           for (let i = 0; i < d.targets.length; i++) await driver.throttle!(d.item.abort.signal);
           const [claims] = await this.claim([d]);
-          await deliverLogged(d, claims!);
+          deliverLogged(d, claims!);
         })().catch((err: unknown) => {
-          this.options.logger.warn({ err: (err as Error).message, streamId: d.item.streamId }, 'entry left pending');
-          this.finish(d.item, false);
+          logger.warn({ err: (err as Error).message, streamId: d.item.streamId }, 'entry left pending');
+          this.leavePending(d.item);
         });
       }
       return;
     }
     const claims = await this.claim(deliverable);
-    deliverable.forEach((d, i) => void deliverLogged(d, claims[i]!));
+    deliverable.forEach((d, i) => deliverLogged(d, claims[i]!));
   }
 
-  private async lookUpUsers(userIds: string[]): Promise<Map<string, UserRecord>> {
+  /** Every user of a batch in one round trip; a user whose look-up failed maps to its error. */
+  private async lookUpUsers(userIds: string[]): Promise<Map<string, UserRecord | Error>> {
     const { redis, keys, driver } = this.options;
     const unique = [...new Set(userIds)];
     const pipeline = redis.pipeline();
@@ -303,46 +366,45 @@ export class Consumer {
       if (driver.needsPushSubscriptions) pipeline.hgetall(keys.pushSubscriptions(userId));
     }
     const replies = (await pipeline.exec()) ?? [];
-    const users = new Map<string, UserRecord>();
+    const users = new Map<string, UserRecord | Error>();
     const stride = driver.needsPushSubscriptions ? 2 : 1;
     unique.forEach((userId, i) => {
       const [userErr, userHash] = replies[i * stride] ?? [new Error('no reply'), null];
-      if (userErr) throw userErr;
+      const [subsErr, subs] = driver.needsPushSubscriptions ? (replies[i * stride + 1] ?? [new Error('no reply'), null]) : [null, null];
+      if (userErr || subsErr) {
+        users.set(userId, (userErr ?? subsErr)!);
+        return;
+      }
       const hash = (userHash ?? {}) as Record<string, string>;
       const record: UserRecord = { pushSubscriptions: [] };
       if (hash.email) record.email = hash.email;
       if (hash.phone) record.phone = hash.phone;
       if (hash.locale) record.locale = hash.locale;
       if (hash.prefs) record.preferences = safeJson<Preferences>(hash.prefs);
-      if (driver.needsPushSubscriptions) {
-        const [subsErr, subs] = replies[i * stride + 1] ?? [new Error('no reply'), null];
-        if (subsErr) throw subsErr;
-        for (const text of Object.values((subs ?? {}) as Record<string, string>)) {
-          const sub = safeJson<StoredPushSubscription>(text);
-          if (sub?.endpoint && sub.keys) record.pushSubscriptions.push(sub);
-        }
+      for (const text of Object.values((subs ?? {}) as Record<string, string>)) {
+        const sub = safeJson<StoredPushSubscription>(text);
+        if (sub?.endpoint && sub.keys) record.pushSubscriptions.push(sub);
       }
       users.set(userId, record);
     });
     return users;
   }
 
-  private async claim(batch: { item: WorkItem; n: Notification; targets: Target[] }[]): Promise<ClaimResult[][]> {
+  /** Claim every target of every entry in one round trip; an entry whose claim failed maps to its error. */
+  private async claim(batch: { item: WorkItem; n: Notification; targets: Target[] }[]): Promise<(ClaimResult[] | Error)[]> {
     const { redis, keys } = this.options;
     const pipeline = redis.pipeline() as PipelineWithScripts;
-    const now = Date.now();
-    for (const { n, targets } of batch) {
+    for (const { item, n, targets } of batch) {
       pipeline.heraldClaim(
         keys.notification(n.id),
-        this.consumerName, now, this.leaseMs, this.passOf(n), this.recordTtlS,
+        item.token, this.leaseMs, this.passOf(n), this.recordTtlS,
         ...targets.map((t) => claimField(t.key)),
       );
     }
     const replies = (await pipeline.exec()) ?? [];
     return batch.map((_, i) => {
       const [err, result] = replies[i] ?? [new Error('no reply'), null];
-      if (err) throw err;
-      return result as ClaimResult[];
+      return err ?? (result as ClaimResult[]);
     });
   }
 
@@ -359,147 +421,221 @@ export class Consumer {
 
     if (toSend.length === 0) {
       if (busy > 0) {
-        // Another replica is sending right now; it will settle and acknowledge the entry.
-        this.finish(item, false);
-      } else {
-        // Every target was settled before (a redelivery, a replay, a duplicate entry).
+        // Another attempt holds a lease (another replica sending, or a send whose outcome is
+        // not known yet): it settles the targets, and this entry comes back to see the result.
+        this.leavePending(item);
+      } else if (alreadyDone > 0) {
+        // Delivered before (a redelivery, a replay, a duplicate entry): acknowledge, send nothing.
         metrics.deliveries.labels(channel, 'duplicate').inc();
-        await this.batcher.enqueue(undefined, item.streamId);
-        this.finish(item, true);
+        this.settle(item, n, { status: { state: 'delivered' }, action: 'ack' });
+      } else {
+        // Every target failed for good before: it was dead-lettered then.
+        this.settle(item, n, { action: 'ack' });
       }
+      return;
+    }
+    const release = toSend.map((t) => [t, 'r'] as const);
+    if (item.attempt > config.HERALD_MAX_ATTEMPTS) {
+      // Taken back more often than allowed without settling (a crash loop, say).
+      const marks = toSend.map((t) => [t, 'f'] as const);
+      this.settleDead(item, n, marks, 'max_attempts', 'attempts exhausted before a send could settle', alreadyDone > 0);
       return;
     }
     // Checked again at the last moment: an OTP must never go out late.
     if (n.expiresAt !== undefined && n.expiresAt <= Date.now()) {
       metrics.skipped.labels(channel, 'expired').inc();
-      this.settle(item, n, { state: 'skipped', reason: 'expired' }, toSend.map((t) => [t, 'r'] as const), true);
+      // A push that reached one subscription before stays delivered.
+      const status = alreadyDone > 0 ? ({ state: 'delivered' } as const) : ({ state: 'skipped', reason: 'expired' } as const);
+      this.settle(item, n, { status, marks: release, action: 'ack' });
       return;
     }
 
     const outcomes = await Promise.all(toSend.map((target) => this.sendOne(item, n, target)));
-    const sent = outcomes.filter((o): o is { target: Target; result: SendResult } => 'result' in o);
-    const failed = outcomes.filter((o): o is { target: Target; error: DeliveryError } => 'error' in o);
+    const sent = outcomes.filter((o) => 'result' in o);
+    const failed = outcomes.filter((o) => 'error' in o);
+    const unknown = outcomes.filter((o) => 'unknown' in o);
+    if (item.abort.signal.aborted) {
+      // Shutdown cut sends short. Mark what is known for sure, keep the other leases (those
+      // sends may still go through), and leave the entry pending for another replica.
+      const known: Mark[] = sent.map((o) => [o.target, 'd'] as const);
+      if (known.length) void this.write(item, n, { marks: known, action: 'none' }).catch(() => undefined);
+      this.leavePending(item);
+      return;
+    }
+    for (const { target, unknown: late } of unknown) this.settleWhenKnown(item, n, target, late);
     const transient = failed.filter((o) => o.error.kind === 'transient');
-    const outOfAttempts = item.attempt >= config.HERALD_MAX_ATTEMPTS;
     const gone = failed.filter((o) => o.error.kind === 'gone');
-    const removeGone = (pipeline: ChainableCommander) => {
-      for (const { target } of gone) pipeline.hdel(this.options.keys.pushSubscriptions(n.userId), target.address);
-    };
+    const outOfAttempts = item.attempt >= config.HERALD_MAX_ATTEMPTS;
+    const extra = gone.length
+      ? (pipeline: ChainableCommander) => {
+          for (const { target } of gone) pipeline.hdel(this.options.keys.pushSubscriptions(n.userId), target.address);
+        }
+      : undefined;
 
-    if ((transient.length > 0 && !outOfAttempts) || busy > 0) {
-      const marks = [
+    if ((transient.length > 0 && !outOfAttempts) || busy > 0 || unknown.length > 0) {
+      const marks: Mark[] = [
         ...sent.map((o) => [o.target, 'd'] as const),
         ...failed.map((o) => [o.target, o.error.kind === 'transient' ? 'r' : 'f'] as const),
       ];
       const retryAfterMs = Math.max(0, ...transient.map((o) => o.error.retryAfterMs ?? 0));
       if (retryAfterMs > 0) this.notBefore.set(item.streamId, Date.now() + retryAfterMs);
-      const error = transient[0]?.error.message;
+      const error = transient[0]?.error.message ?? (unknown.length ? `no answer within ${config.HERALD_SEND_TIMEOUT_MS} ms` : undefined);
       metrics.deliveries.labels(channel, 'retried').inc();
-      this.settle(item, n, { state: 'retrying', ...(error ? { error } : {}) }, marks, false, removeGone);
+      this.settle(item, n, { status: { state: 'retrying', ...(error ? { error } : {}) }, marks, action: 'retry', ...(extra ? { extra } : {}) });
       return;
     }
 
-    const finalFailures = failed; // transient ones too, when out of attempts
-    const marks = [...sent.map((o) => [o.target, 'd'] as const), ...finalFailures.map((o) => [o.target, 'f'] as const)];
+    // Final: transient failures count as failed for good once out of attempts.
+    const marks: Mark[] = [...sent.map((o) => [o.target, 'd'] as const), ...failed.map((o) => [o.target, 'f'] as const)];
     if (sent.length > 0 || alreadyDone > 0) {
       metrics.deliveries.labels(channel, 'delivered').inc();
       const providerId = sent.find((o) => o.result.providerId)?.result.providerId;
-      this.settle(item, n, { state: 'delivered', ...(providerId ? { providerId } : {}) }, marks, true, removeGone);
+      this.settle(item, n, { status: { state: 'delivered', ...(providerId ? { providerId } : {}) }, marks, action: 'ack', ...(extra ? { extra } : {}) });
       return;
     }
     const reason: DeadLetterReason =
       transient.length > 0 ? 'max_attempts' : failed.every((o) => o.error.kind === 'gone') ? 'gone' : 'permanent';
     const error = (failed.find((o) => o.error.kind !== 'gone') ?? failed[0])!.error.message;
-    this.deadLetter(item, n, reason, error, marks, removeGone);
+    this.settleDead(item, n, marks, reason, error, false, extra);
+  }
+
+  private settleDead(
+    item: WorkItem,
+    n: Notification,
+    marks: readonly Mark[],
+    reason: DeadLetterReason,
+    error: string,
+    someDelivered: boolean,
+    extra?: (pipeline: ChainableCommander) => void,
+  ): void {
+    const { metrics, channel } = this.options;
+    metrics.deliveries.labels(channel, someDelivered ? 'delivered' : 'dead').inc();
+    this.settle(item, n, {
+      status: someDelivered ? { state: 'delivered' } : { state: 'dead', reason, error },
+      marks,
+      action: 'ack',
+      ...(someDelivered ? {} : { deadLetter: { reason, error } }),
+      ...(extra ? { extra } : {}),
+    });
   }
 
   private async sendOne(item: WorkItem, n: Notification, target: Target): Promise<SendOutcome> {
-    const { driver, config, metrics, channel } = this.options;
-    const signal = AbortSignal.any([item.abort.signal, AbortSignal.timeout(config.HERALD_SEND_TIMEOUT_MS)]);
+    const { driver, config, metrics, channel, logger } = this.options;
+    const timeout = AbortSignal.timeout(config.HERALD_SEND_TIMEOUT_MS);
+    const signal = AbortSignal.any([item.abort.signal, timeout]);
     const started = performance.now();
+    if (item.abort.signal.aborted) return { target, error: new DeliveryError('transient', 'the worker is stopping') };
+    const send = Promise.resolve().then(() => driver.send(n, target, signal));
     try {
       // Raced against the signal too, in case a transport does not honour it.
-      const result = await abortable(() => driver.send(n, target, signal), signal, `${this.options.channel} send`);
+      const result = await abortable(() => send, signal, `${channel} send`);
       metrics.sendDuration.labels(channel, 'success').observe((performance.now() - started) / 1000);
       return { target, result };
     } catch (err) {
       metrics.sendDuration.labels(channel, 'failure').observe((performance.now() - started) / 1000);
+      if (signal.aborted && !(err instanceof DeliveryError && err.cause !== signal.reason)) {
+        // Gave up waiting, but the provider may still take it: the outcome is unknown.
+        logger.warn({ streamId: item.streamId, id: n.id, attempt: item.attempt }, 'send timed out; its outcome is not known yet');
+        return { target, unknown: send };
+      }
       const error = driver.classify(err);
       const safe = new DeliveryError(error.kind, redactContactData(error.message), error.retryAfterMs);
-      this.options.logger.warn(
-        { streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt },
-        'send failed',
-      );
+      logger.warn({ streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt }, 'send failed');
       return { target, error: safe };
     }
   }
 
   /**
-   * Write an entry's status (forward only) and claim marks, and acknowledge it when `ack`;
-   * all batched with whatever else settles in the same tick.
+   * A send that timed out keeps its lease; when the provider finally answers, mark the target
+   * delivered (a later attempt then acknowledges the entry without sending) or release it.
    */
-  private settle(
-    item: WorkItem,
-    n: Pick<Notification, 'id' | 'userId' | 'type' | 'ts'>,
-    status: Omit<ChannelStatus, 'attempts' | 'updatedAt'>,
-    marks: readonly (readonly [Target, 'd' | 'f' | 'r'])[],
-    ack: boolean,
-    extra?: (pipeline: ChainableCommander) => void,
-  ): void {
-    const full: ChannelStatus = { ...status, attempts: item.attempt, updatedAt: Date.now() };
-    const pass = this.passOf(n as Notification);
-    if (pass) full.pass = pass;
-    const write = (pipeline: ChainableCommander) => {
-      (pipeline as PipelineWithScripts).heraldSettle(
-        this.options.keys.notification(n.id),
-        statusField(this.options.channel),
-        encodeChannelStatus(full),
-        this.consumerName,
-        this.recordTtlS,
-        n.userId, n.type, item.streamId, String(n.ts),
-        ...marks.flatMap(([target, mark]) => [claimField(target.key), mark]),
-      );
-      extra?.(pipeline);
-    };
-    this.batcher.enqueue(write, ack ? item.streamId : undefined).then(
-      () => this.finish(item, ack),
+  private settleWhenKnown(item: WorkItem, n: Notification, target: Target, late: Promise<SendResult>): void {
+    const record = this.options.keys.notification(n.id);
+    const key = `${record}\n${target.key}\n${item.token}`;
+    this.unknownOutcomes.set(key, { record, field: claimField(target.key), token: item.token, pass: this.passOf(n) });
+    const { logger } = this.options;
+    late
+      .then(
+        (result) => {
+          logger.info({ streamId: item.streamId, id: n.id }, 'a send that timed out went through after all');
+          return this.write(item, n, {
+            status: { state: 'delivered', ...(result.providerId ? { providerId: result.providerId } : {}) },
+            marks: [[target, 'd']],
+            action: 'none',
+          });
+        },
+        (err: unknown) => {
+          logger.info({ streamId: item.streamId, id: n.id, err: redactContactData(String((err as Error)?.message)) }, 'a send that timed out failed after all');
+          return this.write(item, n, { marks: [[target, 'r']], action: 'none' });
+        },
+      )
+      .catch(() => undefined)
+      .finally(() => this.unknownOutcomes.delete(key));
+  }
+
+  /** Write an entry's outcome (one atomic script), batched with what settles in the same tick, then free its slot. */
+  private settle(item: WorkItem, n: Partial<Pick<Notification, 'id' | 'userId' | 'type' | 'ts'>>, settlement: Settlement): void {
+    item.settling = true;
+    this.write(item, n, settlement).then(
+      () => this.finish(item, settlement.action === 'ack'),
       () => this.finish(item, false),
     );
   }
 
-  /** Copy an entry to the dead-letter stream with why, mark it dead, and acknowledge it. */
-  private deadLetter(
-    item: WorkItem,
-    n: Partial<Pick<Notification, 'id' | 'userId' | 'type' | 'ts'>>,
-    reason: DeadLetterReason,
-    error: string,
-    marks: readonly (readonly [Target, 'd' | 'f' | 'r'])[] = [],
-    extra?: (pipeline: ChainableCommander) => void,
-  ): void {
-    const { keys, channel, metrics } = this.options;
-    metrics.deliveries.labels(channel, 'dead').inc();
-    const safeError = redactContactData(error);
-    const letter = (pipeline: ChainableCommander) => {
-      pipeline.xadd(
-        keys.deadLetters, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*',
-        'channel', channel,
-        'streamId', item.streamId,
-        'id', n.id ?? '',
-        'reason', reason,
-        'attempts', String(item.attempt),
-        'error', safeError,
-        ...item.fields,
-      );
-      extra?.(pipeline);
-    };
-    if (n.id && n.userId) {
-      const known = { id: n.id, userId: n.userId, type: n.type ?? '', ts: n.ts ?? 0 };
-      this.settle(item, known, { state: 'dead', reason, error: safeError }, marks, true, letter);
-    } else {
-      this.batcher.enqueue(letter, item.streamId).then(
-        () => this.finish(item, true),
-        () => this.finish(item, false),
-      );
+  private write(item: WorkItem, n: Partial<Pick<Notification, 'id' | 'userId' | 'type' | 'ts'>>, s: Settlement): Promise<void> {
+    const { keys, channel, config } = this.options;
+    const pass = n.id ? this.passOf(n as Notification) : 0;
+    const status = s.status
+      ? encodeChannelStatus({ ...s.status, attempts: item.attempt, updatedAt: Date.now(), ...(pass ? { pass } : {}) })
+      : '';
+    const marks = s.marks ?? [];
+    const letter = s.deadLetter
+      ? [
+          DEAD_LETTER_MAXLEN,
+          'channel', channel,
+          'streamId', item.streamId,
+          'id', n.id ?? '',
+          'reason', s.deadLetter.reason,
+          'attempts', String(item.attempt),
+          'error', redactContactData(s.deadLetter.error),
+          ...item.fields.slice(0, DEAD_LETTER_MAX_FIELDS),
+        ]
+      : [];
+    const known = n.id !== undefined && n.userId !== undefined;
+    return this.batcher.enqueue({
+      critical: (pipeline) =>
+        (pipeline as PipelineWithScripts).heraldSettle(
+          keys.notification(n.id ?? ''), keys.stream, keys.deadLetters,
+          statusField(channel), known ? status : '', item.token, this.recordTtlS,
+          known ? n.userId! : '', n.type ?? '', item.streamId, String(n.ts ?? 0),
+          this.group, config.HERALD_CONSUMER, item.streamId, s.action,
+          known ? marks.length : 0, ...(known ? marks.flatMap(([target, mark]) => [claimField(target.key), mark]) : []),
+          ...letter,
+        ),
+      ...(s.extra ? { extra: s.extra } : {}),
+    });
+  }
+
+  /**
+   * Keep the entries this replica is working on from looking abandoned: XCLAIM ... JUSTID to
+   * itself resets their idle time without counting a delivery, so other replicas do not take
+   * back an entry that waits for a rate limit or a slow provider. Also renews the leases of
+   * sends whose outcome is not known yet.
+   */
+  private async keepAlive(): Promise<void> {
+    const ids = [...this.inFlight.keys()];
+    if (ids.length === 0 && this.unknownOutcomes.size === 0) return;
+    const { redis, keys, logger } = this.options;
+    const pipeline = redis.pipeline() as PipelineWithScripts;
+    if (ids.length) pipeline.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID');
+    // The same token claims its own lease again, which pushes its end further out.
+    for (const { record, field, token, pass } of this.unknownOutcomes.values()) {
+      pipeline.heraldClaim(record, token, this.leaseMs, pass, this.recordTtlS, field);
+    }
+    try {
+      await pipeline.exec();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not refresh entries in flight');
     }
   }
 
@@ -507,31 +643,33 @@ export class Consumer {
    * Take back entries that waited long enough: failed ones after their backoff, those of a
    * crashed replica once any lease it could hold has run out. XPENDING gives each entry's idle
    * time and delivery count; XCLAIM with that minimum idle time makes sure only one replica
-   * gets each.
+   * gets each. The scan resumes where the last one stopped, so every pending entry is reached.
    */
   private async reclaim(): Promise<void> {
-    if (!this.running || this.reclaiming || this.freeSlots === 0) return;
-    this.reclaiming = true;
+    if (!this.running || this.freeSlots === 0) return;
     const { redis, keys, config, logger } = this.options;
     try {
       const minIdle = Math.floor(config.HERALD_RETRY_BASE_MS * 0.75);
       const now = Date.now();
+      const wanted = this.freeSlots;
       const due: { id: string; minIdle: number; attempt: number }[] = [];
-      let start = '-';
-      for (let page = 0; page < RECLAIM_PAGES && due.length < this.freeSlots; page++) {
-        const rows = (await redis.xpending(keys.stream, this.group, 'IDLE', minIdle, start, '+', RECLAIM_PAGE_SIZE)) as [
+      for (let page = 0; page < RECLAIM_PAGES && due.length < wanted; page++) {
+        const rows = (await redis.xpending(keys.stream, this.group, 'IDLE', minIdle, this.reclaimCursor, '+', RECLAIM_PAGE_SIZE)) as [
           string, string, number, number,
         ][];
         for (const [id, owner, idle, deliveries] of rows) {
+          this.reclaimCursor = `(${id}`;
           if (this.inFlight.has(id) || (this.notBefore.get(id) ?? 0) > now) continue;
           let required = retryDelayMs(deliveries, config.HERALD_RETRY_BASE_MS, config.HERALD_RETRY_MAX_MS, id);
           // Another replica's entry may be in the middle of a send there: wait out its lease.
           if (owner !== this.consumerName) required = Math.max(required, this.leaseMs);
           if (idle >= required) due.push({ id, minIdle: required, attempt: deliveries + 1 });
-          if (due.length >= this.freeSlots) break;
+          if (due.length >= wanted) break;
         }
-        if (rows.length < RECLAIM_PAGE_SIZE) break;
-        start = `(${rows[rows.length - 1]![0]}`;
+        if (rows.length < RECLAIM_PAGE_SIZE && due.length < wanted) {
+          this.reclaimCursor = '-'; // reached the end: the next scan starts over
+          break;
+        }
       }
       if (due.length === 0) return;
       const pipeline = redis.pipeline();
@@ -551,8 +689,6 @@ export class Consumer {
       }
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'taking back pending entries failed');
-    } finally {
-      this.reclaiming = false;
     }
   }
 
@@ -573,6 +709,10 @@ export class Consumer {
       logger.warn({ err: (err as Error).message }, 'collecting idle consumers failed');
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function fieldsOf(row: unknown[]): Record<string, unknown> {

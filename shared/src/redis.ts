@@ -6,7 +6,7 @@ import type { Logger } from './logger.js';
  * jitter so replicas do not reconnect in step. Roughly: 0-100, 0-200, 0-400, ... 0-5000 ms.
  */
 export function reconnectDelay(attempt: number): number {
-  const cap = Math.min(5000, 100 * 2 ** Math.min(attempt - 1, 16));
+  const cap = Math.min(5000, 100 * 2 ** Math.min(Math.max(attempt, 1) - 1, 16));
   return Math.max(50, Math.floor(Math.random() * cap));
 }
 

@@ -4,8 +4,9 @@
  * 300 s): about 1, 2, 4, 8, 16, 32, 64, 128 s, then 300 s.
  */
 export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, jitterSeed: string): number {
-  const exponential = Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-  return Math.round(exponential * (0.75 + 0.5 * unitHash(`${jitterSeed}:${attempt}`)));
+  const exponential = baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30));
+  // Jitter first, then the cap, so no wait is ever longer than HERALD_RETRY_MAX_MS.
+  return Math.min(maxMs, Math.round(exponential * (0.75 + 0.5 * unitHash(`${jitterSeed}:${attempt}`))));
 }
 
 /**

@@ -77,7 +77,9 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
       await driver.close?.();
     } finally {
       server.close();
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT waits behind queued commands, forever while Redis is unreachable: cap it.
+      await Promise.race([redis.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      redis.disconnect();
       blockingRedis.disconnect();
     }
     logger.info('stopped');

@@ -2,74 +2,91 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import { reconnectDelay } from './redis.js';
 
+/** One write: exactly one command that must succeed, and optional best-effort ones after it. */
+export interface BatchedWrite {
+  /** Adds exactly one command (a settle script call); retried until it succeeds. */
+  critical(pipeline: ChainableCommander): void;
+  /** Adds commands whose failure is only logged (e.g. removing a gone push subscription). */
+  extra?(pipeline: ChainableCommander): void;
+}
+
 /**
- * Collects the writes that settle entries (status, claim marks, dead letters) and their XACKs,
- * and sends everything queued in the same tick as one pipeline, with one XACK for all ids.
- * Deliveries that finish together cost one round trip, not one each.
+ * Collects the writes that settle entries and sends everything queued in the same tick as one
+ * pipeline: deliveries that finish together cost one round trip, not one each.
  *
- * A flush that fails (Redis down) is retried with backoff until it succeeds or the batcher is
- * closed: an entry is acknowledged only after its outcome is written, and giving up on the
- * write would mean sending it again.
+ * A write that fails (Redis down, out of memory, read-only during a failover) is tried again
+ * with backoff until it succeeds or the batcher is closed, and only that write: an entry is
+ * acknowledged by its own settle script, never without its outcome, and giving up would mean
+ * sending it again.
  */
 export class WriteBatcher {
-  private writes: ((pipeline: ChainableCommander) => void)[] = [];
-  private acks: string[] = [];
-  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private queue: { write: BatchedWrite; resolve: () => void; reject: (err: Error) => void }[] = [];
   private scheduled = false;
   private closed = false;
 
   constructor(
     private readonly redis: Redis,
-    private readonly stream: string,
-    private readonly group: string,
     private readonly logger: Logger,
   ) {}
 
-  /** Queue writes and, when `ackId` is given, the entry's XACK after them. */
-  enqueue(write: ((pipeline: ChainableCommander) => void) | undefined, ackId?: string): Promise<void> {
-    if (write) this.writes.push(write);
-    if (ackId) this.acks.push(ackId);
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  enqueue(write: BatchedWrite): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the worker is stopping'));
+    const done = new Promise<void>((resolve, reject) => this.queue.push({ write, resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => void this.flush(this.takeQueue(), 1));
     }
     return done;
   }
 
-  /** Stop retrying failed flushes; what is still queued is rejected (its entries stay pending). */
+  /** Stop retrying; what still fails is rejected (its entries stay pending). */
   close(): void {
     this.closed = true;
   }
 
-  private async flush(): Promise<void> {
-    const writes = this.writes;
-    const acks = this.acks;
-    const waiters = this.waiters;
-    this.writes = [];
-    this.acks = [];
-    this.waiters = [];
+  private takeQueue() {
+    const queue = this.queue;
+    this.queue = [];
     this.scheduled = false;
-    for (let attempt = 1; ; attempt++) {
-      const pipeline = this.redis.pipeline();
-      for (const write of writes) write(pipeline);
-      if (acks.length) pipeline.xack(this.stream, this.group, ...acks);
-      try {
-        const replies = await pipeline.exec();
-        for (const [err] of replies ?? []) {
-          if (err) this.logger.error({ err: err.message }, 'a settle write failed; its entry stays pending');
-        }
-        for (const w of waiters) w.resolve();
-        return;
-      } catch (err) {
-        if (this.closed) {
-          for (const w of waiters) w.reject(err as Error);
-          return;
-        }
-        const delay = reconnectDelay(attempt);
-        this.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'settle writes failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+    return queue;
+  }
+
+  private async flush(batch: typeof this.queue, attempt: number): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    const criticalIndex: number[] = [];
+    for (const { write } of batch) {
+      criticalIndex.push(pipeline.length);
+      write.critical(pipeline);
+      write.extra?.(pipeline);
     }
+    let replies: [Error | null, unknown][];
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch (err) {
+      replies = batch.map(() => [err as Error, null]);
+    }
+    const failed: typeof batch = [];
+    let firstError: Error | undefined;
+    batch.forEach((entry, i) => {
+      const [err] = replies[criticalIndex[i]!] ?? [new Error('no reply')];
+      if (err) {
+        failed.push(entry);
+        firstError ??= err;
+      } else {
+        entry.resolve();
+      }
+    });
+    replies.forEach(([err], index) => {
+      if (err && !criticalIndex.includes(index)) this.logger.warn({ err: err.message }, 'a best-effort write failed');
+    });
+    if (failed.length === 0) return;
+    if (this.closed) {
+      for (const entry of failed) entry.reject(firstError!);
+      return;
+    }
+    const delay = reconnectDelay(attempt);
+    this.logger.warn({ err: firstError!.message, writes: failed.length, retryInMs: delay }, 'settle writes failed; retrying them');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    await this.flush(failed, attempt + 1);
   }
 }

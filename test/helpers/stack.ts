@@ -20,6 +20,8 @@ export interface TestStack {
   workerEnv(channel: Channel, extra?: Record<string, string>): Record<string, string>;
   /** Start a worker process and wait until it reads. */
   spawnWorker(channel: Channel, extra?: Record<string, string>): Promise<ServiceProcess>;
+  /** SIGKILL every worker still running (for afterEach, so a failed test leaves none behind). */
+  stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,12 @@ export async function startStack(publisherEnv: Record<string, string> = {}): Pro
     return { ...common, ...provider[channel], ...extra };
   }
 
+  async function stopWorkers(): Promise<void> {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    workers.length = 0;
+  }
+
   return {
     redis,
     pub,
@@ -81,9 +89,9 @@ export async function startStack(publisherEnv: Record<string, string> = {}): Pro
       await worker.waitForOutput('worker started');
       return worker;
     },
+    stopWorkers,
     async close() {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.exited));
+      await stopWorkers();
       await pub.close();
       await Promise.all([smtp.close(), twilio.close(), push.close()]);
       await redis.destroy();

@@ -161,12 +161,4 @@ describe('push driver against a Web Push service', () => {
     }
   });
 
-  it('gives up when the signal aborts', async () => {
-    const driver = driverFor();
-    const controller = new AbortController();
-    controller.abort(new Error('send time-out'));
-    const err = driver.classify(await rejection(driver.send(notification('p-abort'), targetOf(driver, pushService.createSubscription()), controller.signal)));
-    expect(err.kind).toBe('transient');
-    expect(pushService.received).toHaveLength(0);
-  });
 });

@@ -3,13 +3,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeChannelStatus, encodeChannelStatus, type ChannelStatus } from '@herald/shared';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The delivery claim and settle scripts, run directly against a real Redis. */
 const lua = (name: string) => readFileSync(new URL(`../../shared/src/lua/${name}`, import.meta.url), 'utf8');
 
 type Scripted = Redis & {
   claim(record: string, ...args: (string | number)[]): Promise<string[]>;
-  settle(record: string, ...args: (string | number)[]): Promise<number>;
+  settle(record: string, stream: string, dlq: string, ...args: (string | number)[]): Promise<number>;
 };
 
 let server: TestRedis;
@@ -21,7 +22,7 @@ beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url) as Scripted;
   redis.defineCommand('claim', { numberOfKeys: 1, lua: lua('claim-1.lua') });
-  redis.defineCommand('settle', { numberOfKeys: 1, lua: lua('settle-1.lua') });
+  redis.defineCommand('settle', { numberOfKeys: 3, lua: lua('settle-3.lua') });
 });
 afterAll(async () => {
   redis.disconnect();
@@ -32,48 +33,100 @@ beforeEach(() => {
 });
 
 const LEASE = 10_000;
-const claim = (owner: string, now: number, fields: string[], pass = 0) => redis.claim(record, owner, now, LEASE, pass, 3600, ...fields);
-const settle = (status: Partial<ChannelStatus> | undefined, marks: string[] = [], owner = 'a') =>
+const claim = (token: string, fields: string[], pass = 0, lease = LEASE) => redis.claim(record, token, lease, pass, 3600, ...fields);
+const settle = (
+  status: Partial<ChannelStatus> | undefined,
+  marks: string[] = [],
+  token = 'a',
+  action: 'ack' | 'retry' | 'none' = 'none',
+  entryId = '0-1',
+  letter: string[] = [],
+) =>
   redis.settle(
-    record,
+    record, 'stream', 'stream:dlq',
     's:email',
     status ? encodeChannelStatus({ attempts: 1, updatedAt: 1, state: 'pending', ...status }) : '',
-    owner,
+    token,
     3600,
     'u1', 'otp', '1-0', '1',
-    ...marks,
+    'group', 'consumer', entryId, action,
+    marks.length / 2, ...marks,
+    ...letter,
   );
 const state = async () => decodeChannelStatus((await redis.hget(record, 's:email')) ?? undefined);
 
 describe('claim-1.lua', () => {
-  it('leases a target to one owner at a time until the lease runs out', async () => {
-    expect(await claim('a', 1000, ['c:email'])).toEqual(['ok']);
-    expect(await claim('b', 2000, ['c:email'])).toEqual(['busy']);
-    // The same owner may take its own lease again (after a wait, say).
-    expect(await claim('a', 2000, ['c:email'])).toEqual(['ok']);
-    // Once the lease has run out (a crashed sender), another owner may claim.
-    expect(await claim('b', 2000 + LEASE + 1, ['c:email'])).toEqual(['ok']);
+  it('leases a target to one attempt at a time until the lease runs out', async () => {
+    expect(await claim('a', ['c:email'], 0, 300)).toEqual(['ok']);
+    // Another attempt (another replica, a duplicate entry, a later retry) waits for the lease.
+    expect(await claim('b', ['c:email'])).toEqual(['busy']);
+    // Once the lease has run out (a crashed sender), another attempt may claim.
+    await waitFor(async () => (await claim('b', ['c:email'])).includes('ok'), { what: 'the lease to run out' });
+    expect(await claim('a', ['c:email'])).toEqual(['busy']);
     expect(await redis.ttl(record)).toBeGreaterThan(0);
   });
 
   it('answers done and failed for settled targets, per target, until a later pass', async () => {
-    await claim('a', 1000, ['c:push:1', 'c:push:2', 'c:push:3']);
+    await claim('a', ['c:push:1', 'c:push:2', 'c:push:3']);
     await settle({ state: 'retrying' }, ['c:push:1', 'd', 'c:push:2', 'f', 'c:push:3', 'r']);
-    expect(await claim('b', 2000, ['c:push:1', 'c:push:2', 'c:push:3'])).toEqual(['done', 'failed', 'ok']);
+    expect(await claim('b', ['c:push:1', 'c:push:2', 'c:push:3'])).toEqual(['done', 'failed', 'ok']);
     // A replay with resend (pass 1) no longer honours what pass 0 did.
-    expect(await claim('b', 3000, ['c:push:1', 'c:push:2'], 1)).toEqual(['ok', 'ok']);
+    expect(await claim('c', ['c:push:1', 'c:push:2'], 1)).toEqual(['ok', 'ok']);
   });
 
-  it('releases only the owner\'s own lease', async () => {
-    await claim('a', 1000, ['c:email']);
+  it('releases only the attempt\'s own lease', async () => {
+    await claim('a', ['c:email']);
     await settle({ state: 'retrying' }, ['c:email', 'r'], 'b');
-    expect(await claim('c', 2000, ['c:email'])).toEqual(['busy']);
+    expect(await claim('c', ['c:email'])).toEqual(['busy']);
     await settle({ state: 'retrying' }, ['c:email', 'r'], 'a');
-    expect(await claim('c', 2000, ['c:email'])).toEqual(['ok']);
+    expect(await claim('c', ['c:email'])).toEqual(['ok']);
   });
 });
 
-describe('settle-1.lua: status only moves forward', () => {
+describe('settle-3.lua: one atomic step per entry', () => {
+  async function pendingEntry(): Promise<string> {
+    await redis.del('stream', 'stream:dlq');
+    const id = await redis.xadd('stream', '*', 'v', '1');
+    await redis.xgroup('CREATE', 'stream', 'group', '0');
+    await redis.xreadgroup('GROUP', 'group', 'consumer', 'COUNT', 1, 'STREAMS', 'stream', '>');
+    return id!;
+  }
+
+  it('acknowledges with the outcome, dead letter included, in the same step', async () => {
+    const id = await pendingEntry();
+    await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, ['1000', 'channel', 'email', 'reason', 'permanent']);
+    expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(0);
+    const [[, fields]] = (await redis.xrange('stream:dlq', '-', '+')) as [[string, string[]]];
+    expect(fields).toEqual(['channel', 'email', 'reason', 'permanent']);
+    expect((await state())?.state).toBe('dead');
+  });
+
+  it('restarts the idle time of an entry left to retry, so its backoff counts from the failure', async () => {
+    const id = await pendingEntry();
+    await waitFor(async () => {
+      const [[, , idle]] = (await redis.xpending('stream', 'group', '-', '+', 1)) as [[string, string, number, number]];
+      return idle >= 200;
+    });
+    await settle({ state: 'retrying' }, [], 'a', 'retry', id);
+    const [[, , idle, deliveries]] = (await redis.xpending('stream', 'group', '-', '+', 1)) as [[string, string, number, number]];
+    expect(idle).toBeLessThan(200);
+    expect(deliveries).toBe(1);
+  });
+
+  it('changes nothing when Redis is out of memory: no acknowledgement without the outcome', async () => {
+    const id = await pendingEntry();
+    await redis.config('SET', 'maxmemory', '1');
+    try {
+      await expect(settle({ state: 'delivered' }, [], 'a', 'ack', id)).rejects.toThrow(/OOM/);
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(1);
+    expect(await state()).toBeUndefined();
+  });
+});
+
+describe('settle-3.lua: status only moves forward', () => {
   it.each([
     ['delivered', 'skipped', 'delivered'],
     ['dead', 'skipped', 'dead'],

@@ -1,13 +1,15 @@
 import nodemailer from 'nodemailer';
 import { ConfigError, DeliveryError, type ChannelDriver, type WorkerServices } from '@herald/shared';
-import { abortable } from '@herald/shared';
 import { classifyEmailError } from './classify-email-error.js';
 import type { EmailConfig } from './config.js';
 import { renderEmail } from './render-email.js';
 
 /**
  * The email channel: one mail per notification to `to.email`, else the user's address, over a
- * pooled SMTP connection (nodemailer's defaults: 5 connections, 100 mails each). Connection,
+ * pooled SMTP connection: up to HERALD_CONCURRENCY connections but at most 10 (many relays
+ * refuse more), unless SMTP_URL says `?maxConnections=`; 100 mails each. Mails beyond the pool
+ * wait in it; one that waits past the send time-out still goes out, and the runtime marks it
+ * delivered when it does (its delivery claim holds meanwhile, so nothing sends it twice). Connection,
  * greeting, DNS and socket time-outs are HERALD_SEND_TIMEOUT_MS, unless SMTP_URL's query sets
  * them. With HERALD_DRY_RUN the SMTP variables may be missing, since nothing is sent.
  */
@@ -24,6 +26,9 @@ export function createEmailDriver(config: EmailConfig, services: WorkerServices)
       ? nodemailer.createTransport({
           pool: true,
           url: config.SMTP_URL,
+          ...(new URL(config.SMTP_URL).searchParams.has('maxConnections')
+            ? {}
+            : { maxConnections: Math.min(config.HERALD_CONCURRENCY, 10) }),
           connectionTimeout: timeout,
           greetingTimeout: timeout,
           dnsTimeout: timeout,
@@ -38,10 +43,12 @@ export function createEmailDriver(config: EmailConfig, services: WorkerServices)
       const address = n.to?.email ?? user.email;
       return address ? [{ key: 'email', address }] : [];
     },
-    async send(n, target, signal) {
+    async send(n, target) {
       if (!transport || !from) throw new DeliveryError('permanent', 'email is not configured (dry run): SMTP_URL and EMAIL_FROM are required to send');
       const message = renderEmail(n, target.address, from);
-      await abortable(() => transport.sendMail(message), signal, 'SMTP send');
+      // Not raced against `signal`: the runtime stops waiting on its own, and needs this promise
+      // to settle with what the server really answered.
+      await transport.sendMail(message);
       return { providerId: message.messageId };
     },
     classify: classifyEmailError,

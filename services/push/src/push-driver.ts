@@ -1,6 +1,5 @@
 import webpush from 'web-push';
 import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
-import { abortable } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent } from './push-agent.js';
@@ -47,25 +46,21 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
         subscription,
       }));
     },
-    async send(n, target, signal) {
+    async send(n, target) {
       if (!vapidDetails) throw new DeliveryError('permanent', 'push is not configured (dry run): the VAPID_* variables are required to send');
       const subscription = target.subscription;
       if (!subscription) throw new DeliveryError('permanent', `push target ${target.key} has no subscription`);
       checkEndpoint(subscription.endpoint, allowPrivate);
       const message = renderPush(n, { now: Date.now(), defaultTtlS: config.HERALD_PUSH_TTL_S });
-      const result = await abortable(
-        () =>
-          webpush.sendNotification({ endpoint: subscription.endpoint, keys: subscription.keys }, message.payload, {
-            TTL: message.TTL,
-            topic: message.topic,
-            contentEncoding: 'aes128gcm',
-            timeout: config.HERALD_SEND_TIMEOUT_MS,
-            vapidDetails,
-            agent,
-          }),
-        signal,
-        'push request',
-      );
+      // Not raced against the signal: the runtime stops waiting on its own and records the real answer.
+      const result = await webpush.sendNotification({ endpoint: subscription.endpoint, keys: subscription.keys }, message.payload, {
+        TTL: message.TTL,
+        topic: message.topic,
+        contentEncoding: 'aes128gcm',
+        timeout: config.HERALD_SEND_TIMEOUT_MS,
+        vapidDetails,
+        agent,
+      });
       const location = result.headers['location'];
       const providerId = Array.isArray(location) ? location[0] : location;
       return providerId ? { providerId } : {};
