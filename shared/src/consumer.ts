@@ -3,6 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { abortable } from './abortable.js';
 import { DeliveryError, type ChannelDriver, type SendResult, type Target, type UserRecord } from './channel-driver.js';
 import { filterEntry } from './entry-filter.js';
+import { parsePasses, passOf, type Passes } from './passes.js';
 import { GROUPS, type Channel, type Notification } from './glossary.js';
 import type { Keys } from './keys.js';
 import type { Logger } from './logger.js';
@@ -19,15 +20,13 @@ import { WriteBatcher } from './write-batcher.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 const CLAIM_SCRIPT = lua('claim-1.lua');
-const SETTLE_SCRIPT = lua('settle-3.lua');
+const SETTLE_SCRIPT = lua('settle-4.lua');
 const DELETE_IDLE_CONSUMER_SCRIPT = lua('delete-idle-consumer-1.lua');
 
 /** Longest a blocking read waits before the loop looks around again (the issue caps it at 5 s). */
 const BLOCK_MS = 2000;
 /** How often idle consumers are looked for. */
 const CONSUMER_GC_INTERVAL_MS = 60_000;
-/** Approximate cap on the dead-letter stream (XADD MAXLEN ~). */
-export const DEAD_LETTER_MAXLEN = 100_000;
 /** Pages of XPENDING the reclaimer reads per scan, and entries per page. */
 const RECLAIM_PAGES = 5;
 const RECLAIM_PAGE_SIZE = 200;
@@ -60,6 +59,8 @@ interface WorkItem {
   abort: AbortController;
   /** Its outcome is queued for writing; the write frees its slot. */
   settling: boolean;
+  /** The delivery pass it belongs to on this channel (see passes.ts). */
+  pass: number;
 }
 
 type ClaimResult = 'ok' | 'done' | 'failed' | 'busy';
@@ -74,7 +75,7 @@ type Mark = readonly [Target, 'd' | 'f' | 'r'];
 
 type PipelineWithScripts = ChainableCommander & {
   heraldClaim(record: string, ...args: (string | number)[]): ChainableCommander;
-  heraldSettle(record: string, stream: string, deadLetters: string, ...args: (string | number)[]): ChainableCommander;
+  heraldSettle(record: string, stream: string, deadLetters: string, counts: string, ...args: (string | number)[]): ChainableCommander;
   heraldDeleteIdleConsumer(stream: string, group: string, consumer: string): ChainableCommander;
 };
 
@@ -125,7 +126,7 @@ export class Consumer {
     this.recordTtlS = config.HERALD_RETENTION_S;
     this.types = config.HERALD_TYPES.includes('*') ? undefined : new Set(config.HERALD_TYPES);
     redis.defineCommand('heraldClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
-    redis.defineCommand('heraldSettle', { numberOfKeys: 3, lua: SETTLE_SCRIPT });
+    redis.defineCommand('heraldSettle', { numberOfKeys: 4, lua: SETTLE_SCRIPT });
     redis.defineCommand('heraldDeleteIdleConsumer', { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_SCRIPT });
   }
 
@@ -238,6 +239,7 @@ export class Consumer {
       token: `${this.consumerName}|${streamId}|${attempt}`,
       abort: new AbortController(),
       settling: false,
+      pass: 0,
     };
     this.inFlight.set(streamId, item);
     this.options.metrics.inFlight.labels(this.options.channel).set(this.inFlight.size);
@@ -306,7 +308,8 @@ export class Consumer {
     }
     if (decoded.length === 0) return;
 
-    const users = await this.lookUpUsers(decoded.map((d) => d.n.userId));
+    const { users, passes } = await this.lookUp(decoded.map((d) => d.n.userId));
+    for (const { item } of decoded) item.pass = passOf(item.streamId, passes);
     const deliverable: { item: WorkItem; n: Notification; targets: Target[] }[] = [];
     for (const { item, n } of decoded) {
       const user = users.get(n.userId);
@@ -356,16 +359,21 @@ export class Consumer {
     deliverable.forEach((d, i) => deliverLogged(d, claims[i]!));
   }
 
-  /** Every user of a batch in one round trip; a user whose look-up failed maps to its error. */
-  private async lookUpUsers(userIds: string[]): Promise<Map<string, UserRecord | Error>> {
-    const { redis, keys, driver } = this.options;
+  /**
+   * Every user of a batch, and the channel's passes, in one round trip; a user whose look-up
+   * failed maps to its error.
+   */
+  private async lookUp(userIds: string[]): Promise<{ users: Map<string, UserRecord | Error>; passes: Passes }> {
+    const { redis, keys, driver, channel } = this.options;
     const unique = [...new Set(userIds)];
     const pipeline = redis.pipeline();
+    pipeline.hgetall(keys.passes(channel));
     for (const userId of unique) {
       pipeline.hgetall(keys.user(userId));
       if (driver.needsPushSubscriptions) pipeline.hgetall(keys.pushSubscriptions(userId));
     }
-    const replies = (await pipeline.exec()) ?? [];
+    const [[passesErr, passesHash] = [new Error('no reply'), null], ...replies] = (await pipeline.exec()) ?? [];
+    if (passesErr) throw passesErr;
     const users = new Map<string, UserRecord | Error>();
     const stride = driver.needsPushSubscriptions ? 2 : 1;
     unique.forEach((userId, i) => {
@@ -387,7 +395,7 @@ export class Consumer {
       }
       users.set(userId, record);
     });
-    return users;
+    return { users, passes: parsePasses(passesHash as Record<string, string>) };
   }
 
   /** Claim every target of every entry in one round trip; an entry whose claim failed maps to its error. */
@@ -397,20 +405,19 @@ export class Consumer {
     for (const { item, n, targets } of batch) {
       pipeline.heraldClaim(
         keys.notification(n.id),
-        item.token, this.leaseMs, this.passOf(n), this.recordTtlS,
+        item.token, this.leaseMs, item.pass, this.recordTtlS, `p:${this.options.channel}`,
         ...targets.map((t) => claimField(t.key)),
       );
     }
     const replies = (await pipeline.exec()) ?? [];
-    return batch.map((_, i) => {
+    return batch.map(({ item }, i) => {
       const [err, result] = replies[i] ?? [new Error('no reply'), null];
-      return err ?? (result as ClaimResult[]);
+      if (err) return err;
+      // The claim answers the pass in effect first: a redrive may have started a later one.
+      const [pass, ...claims] = result as [number, ...ClaimResult[]];
+      item.pass = Number(pass);
+      return claims;
     });
-  }
-
-  /** The delivery pass an entry belongs to (a later issue adds replays that start new ones). */
-  private passOf(_n: Notification): number {
-    return 0;
   }
 
   private async deliver(item: WorkItem, n: Notification, targets: Target[], claims: ClaimResult[]): Promise<void> {
@@ -552,7 +559,7 @@ export class Consumer {
   private settleWhenKnown(item: WorkItem, n: Notification, target: Target, late: Promise<SendResult>): void {
     const record = this.options.keys.notification(n.id);
     const key = `${record}\n${target.key}\n${item.token}`;
-    this.unknownOutcomes.set(key, { record, field: claimField(target.key), token: item.token, pass: this.passOf(n) });
+    this.unknownOutcomes.set(key, { record, field: claimField(target.key), token: item.token, pass: item.pass });
     const { logger } = this.options;
     late
       .then(
@@ -584,14 +591,13 @@ export class Consumer {
 
   private write(item: WorkItem, n: Partial<Pick<Notification, 'id' | 'userId' | 'type' | 'ts'>>, s: Settlement): Promise<void> {
     const { keys, channel, config } = this.options;
-    const pass = n.id ? this.passOf(n as Notification) : 0;
+    const pass = item.pass;
     const status = s.status
       ? encodeChannelStatus({ ...s.status, attempts: item.attempt, updatedAt: Date.now(), ...(pass ? { pass } : {}) })
       : '';
     const marks = s.marks ?? [];
     const letter = s.deadLetter
       ? [
-          DEAD_LETTER_MAXLEN,
           'channel', channel,
           'streamId', item.streamId,
           'id', n.id ?? '',
@@ -605,7 +611,7 @@ export class Consumer {
     return this.batcher.enqueue({
       critical: (pipeline) =>
         (pipeline as PipelineWithScripts).heraldSettle(
-          keys.notification(n.id ?? ''), keys.stream, keys.deadLetters,
+          keys.notification(n.id ?? ''), keys.stream, keys.deadLetters, keys.deadLetterCounts,
           statusField(channel), known ? status : '', item.token, this.recordTtlS,
           known ? n.userId! : '', n.type ?? '', item.streamId, String(n.ts ?? 0),
           this.group, config.HERALD_CONSUMER, item.streamId, s.action,
@@ -630,7 +636,7 @@ export class Consumer {
     if (ids.length) pipeline.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID');
     // The same token claims its own lease again, which pushes its end further out.
     for (const { record, field, token, pass } of this.unknownOutcomes.values()) {
-      pipeline.heraldClaim(record, token, this.leaseMs, pass, this.recordTtlS, field);
+      pipeline.heraldClaim(record, token, this.leaseMs, pass, this.recordTtlS, `p:${this.options.channel}`, field);
     }
     try {
       await pipeline.exec();

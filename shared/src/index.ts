@@ -24,3 +24,5 @@ export * from './worker-metrics.js';
 export * from './abortable.js';
 export * from './retry-after.js';
 export * from './shutdown.js';
+export * from './stream-ids.js';
+export * from './passes.js';

@@ -19,6 +19,10 @@ export interface Keys {
   user(userId: string): string;
   /** A user's push subscriptions (hash: endpoint → subscription JSON). */
   pushSubscriptions(userId: string): string;
+  /** Delivery passes of a channel (hash: pass number → first stream id it applies to). */
+  passes(channel: Channel): string;
+  /** Dead letters per channel (hash: channel → count), kept with the dead-letter stream. */
+  deadLetterCounts: string;
   /** The consumer group of a channel. */
   group(channel: Channel): string;
 }
@@ -33,6 +37,9 @@ export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: str
     notification: (id: string) => `${prefix}{${stream}}:n:${id}`,
     user: (userId: string) => `${prefix}{u:${userId}}:user`,
     pushSubscriptions: (userId: string) => `${prefix}{u:${userId}}:push`,
+    passes: (channel: Channel) => `${prefix}{${stream}}:passes:${channel}`,
+    // Tagged with the dead-letter stream's whole name, so it lands in that stream's slot.
+    deadLetterCounts: `${prefix}{${stream}:dlq}:counts`,
     group: (channel: Channel) => GROUPS[channel],
   });
 }

@@ -9,8 +9,8 @@ import { waitFor } from '../helpers/wait-for.js';
 const lua = (name: string) => readFileSync(new URL(`../../shared/src/lua/${name}`, import.meta.url), 'utf8');
 
 type Scripted = Redis & {
-  claim(record: string, ...args: (string | number)[]): Promise<string[]>;
-  settle(record: string, stream: string, dlq: string, ...args: (string | number)[]): Promise<number>;
+  claim(record: string, ...args: (string | number)[]): Promise<[number, ...string[]]>;
+  settle(record: string, stream: string, dlq: string, counts: string, ...args: (string | number)[]): Promise<number>;
 };
 
 let server: TestRedis;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url) as Scripted;
   redis.defineCommand('claim', { numberOfKeys: 1, lua: lua('claim-1.lua') });
-  redis.defineCommand('settle', { numberOfKeys: 3, lua: lua('settle-3.lua') });
+  redis.defineCommand('settle', { numberOfKeys: 4, lua: lua('settle-4.lua') });
 });
 afterAll(async () => {
   redis.disconnect();
@@ -33,7 +33,8 @@ beforeEach(() => {
 });
 
 const LEASE = 10_000;
-const claim = (token: string, fields: string[], pass = 0, lease = LEASE) => redis.claim(record, token, lease, pass, 3600, ...fields);
+const claimWithPass = (token: string, fields: string[], pass = 0, lease = LEASE) => redis.claim(record, token, lease, pass, 3600, 'p:email', ...fields);
+const claim = async (token: string, fields: string[], pass = 0, lease = LEASE) => (await claimWithPass(token, fields, pass, lease)).slice(1);
 const settle = (
   status: Partial<ChannelStatus> | undefined,
   marks: string[] = [],
@@ -43,7 +44,7 @@ const settle = (
   letter: string[] = [],
 ) =>
   redis.settle(
-    record, 'stream', 'stream:dlq',
+    record, 'stream', 'stream:dlq', 'stream:dlq:counts',
     's:email',
     status ? encodeChannelStatus({ attempts: 1, updatedAt: 1, state: 'pending', ...status }) : '',
     token,
@@ -74,6 +75,14 @@ describe('claim-1.lua', () => {
     expect(await claim('c', ['c:push:1', 'c:push:2'], 1)).toEqual(['ok', 'ok']);
   });
 
+  it('applies a redrive\'s pass from the record when it is later than the channel\'s', async () => {
+    await claim('a', ['c:email']);
+    await settle({ state: 'dead' }, ['c:email', 'f']);
+    expect(await claimWithPass('b', ['c:email'])).toEqual([0, 'failed']);
+    await redis.hset(record, 'p:email', '2');
+    expect(await claimWithPass('b', ['c:email'])).toEqual([2, 'ok']);
+  });
+
   it('releases only the attempt\'s own lease', async () => {
     await claim('a', ['c:email']);
     await settle({ state: 'retrying' }, ['c:email', 'r'], 'b');
@@ -83,7 +92,7 @@ describe('claim-1.lua', () => {
   });
 });
 
-describe('settle-3.lua: one atomic step per entry', () => {
+describe('settle-4.lua: one atomic step per entry', () => {
   async function pendingEntry(): Promise<string> {
     await redis.del('stream', 'stream:dlq');
     const id = await redis.xadd('stream', '*', 'v', '1');
@@ -94,7 +103,9 @@ describe('settle-3.lua: one atomic step per entry', () => {
 
   it('acknowledges with the outcome, dead letter included, in the same step', async () => {
     const id = await pendingEntry();
-    await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, ['1000', 'channel', 'email', 'reason', 'permanent']);
+    await redis.del('stream:dlq:counts');
+    await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, ['channel', 'email', 'reason', 'permanent']);
+    expect(await redis.hget('stream:dlq:counts', 'email')).toBe('1');
     expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(0);
     const [[, fields]] = (await redis.xrange('stream:dlq', '-', '+')) as [[string, string[]]];
     expect(fields).toEqual(['channel', 'email', 'reason', 'permanent']);
@@ -126,7 +137,7 @@ describe('settle-3.lua: one atomic step per entry', () => {
   });
 });
 
-describe('settle-3.lua: status only moves forward', () => {
+describe('settle-4.lua: status only moves forward', () => {
   it.each([
     ['delivered', 'skipped', 'delivered'],
     ['dead', 'skipped', 'dead'],

@@ -11,13 +11,16 @@
 -- A claim from an earlier pass no longer holds (a replay with resend or a redrive starts a new one).
 -- Lease times are Redis's clock, so replicas with drifting clocks agree.
 -- KEYS[1] the notification's record hash.
--- ARGV: 1 token, 2 lease (ms), 3 pass, 4 record TTL (s), 5.. claim fields.
--- Returns, per field: 'ok' (leased to token), 'done', 'failed' or 'busy' (leased to another).
+-- ARGV: 1 token, 2 lease (ms), 3 the channel's pass for this entry, 4 record TTL (s),
+--       5 the record's redrive-pass field (`p:<channel>`), 6.. claim fields.
+-- Returns the pass in effect (the later of the channel's and a redrive's), then per field:
+-- 'ok' (leased to token), 'done', 'failed' or 'busy' (leased to another).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local token, lease, pass = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local results = {}
-for i = 5, #ARGV do
+local token, lease = ARGV[1], tonumber(ARGV[2])
+local pass = math.max(tonumber(ARGV[3]), tonumber(redis.call('HGET', KEYS[1], ARGV[5]) or '0') or 0)
+local results = { pass }
+for i = 6, #ARGV do
   local field = ARGV[i]
   local value = redis.call('HGET', KEYS[1], field)
   local result = 'ok'

@@ -3,7 +3,8 @@
 -- is never acknowledged without its outcome written, nor half-settled.)
 -- Settle one entry on one channel, atomically: mark its claims, move its status forward,
 -- copy it to the dead-letter stream when it failed for good, and acknowledge it.
--- KEYS[1] the notification's record hash, KEYS[2] the stream, KEYS[3] the dead-letter stream.
+-- KEYS[1] the notification's record hash, KEYS[2] the stream, KEYS[3] the dead-letter stream,
+-- KEYS[4] the dead-letter counts per channel.
 -- ARGV: 1 status field (`s:<channel>`), 2 new status JSON or '' (`s` state, `n` pass),
 --       3 attempt token, 4 record TTL (s), 5 uid, 6 type, 7 sid, 8 ts (for records a worker
 --       creates), 9 group, 10 consumer, 11 the entry's stream id,
@@ -11,7 +12,7 @@
 --          the backoff counts from the failure), or 'none',
 --       13 number of claim marks M, then M pairs of claim field and mark: 'd' delivered,
 --          'f' failed for good, 'r' release (drop the token's own lease so a retry may claim),
---       then, for a dead letter: the dead-letter stream's MAXLEN, then its fields and values.
+--       then, for a dead letter: its fields and values, starting with `channel <channel>`.
 -- Status only moves forward within a pass: nothing goes back to pending; delivered and dead are
 -- final; skipped may still become retrying, delivered or dead (an entry walked again, as a replay
 -- filling gaps does). A later pass may replace anything; an earlier one nothing.
@@ -73,8 +74,10 @@ if ttl == -1 or (ttl >= 0 and ttl < tonumber(ARGV[4])) then
 end
 
 local letter = 14 + 2 * marks
-if #ARGV > letter then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[letter], '*', unpack(ARGV, letter + 1))
+if #ARGV >= letter then
+  -- Bounded by the trimmer (HERALD_DLQ_MAXLEN and the retention window), which keeps the counts.
+  redis.call('XADD', KEYS[3], '*', unpack(ARGV, letter))
+  redis.call('HINCRBY', KEYS[4], ARGV[letter + 1], 1)
 end
 
 if ARGV[12] == 'ack' then
