@@ -26,3 +26,6 @@ export * from './retry-after.js';
 export * from './shutdown.js';
 export * from './stream-ids.js';
 export * from './passes.js';
+export * from './group-status.js';
+export * from './group-metrics.js';
+export * from './trimmer.js';

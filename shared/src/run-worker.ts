@@ -8,6 +8,8 @@ import { makeKeys, type Keys } from './keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis } from './redis.js';
 import { exitOnSignals } from './shutdown.js';
+import { registerGroupMetrics } from './group-metrics.js';
+import { Trimmer } from './trimmer.js';
 import type { WorkerConfig } from './worker-config.js';
 import { WorkerMetrics, serveMetrics } from './worker-metrics.js';
 
@@ -59,6 +61,15 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   }
 
   const metrics = new WorkerMetrics(options.channel);
+  registerGroupMetrics(metrics.registry, redis, keys, [options.channel]);
+  const trimmer = new Trimmer({
+    redis,
+    keys,
+    logger,
+    retentionS: config.HERALD_RETENTION_S,
+    deadLetterMaxLen: config.HERALD_DLQ_MAXLEN,
+    registry: metrics.registry,
+  });
   const consumer = new Consumer({ channel: options.channel, driver, config, redis, blockingRedis, keys, logger, metrics });
   const { server, port } = await serveMetrics(metrics, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST, () => ({
     channel: options.channel,
@@ -72,6 +83,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   // Installed before the consumer starts, so a stop during a slow start is still graceful.
   exitOnSignals(async (signal) => {
     logger.info({ signal, inFlight: consumer.inFlightCount }, 'stopping: finishing deliveries in flight');
+    trimmer.stop();
     try {
       await consumer.close();
       await driver.close?.();
@@ -95,6 +107,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
       await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
     }
   }
+  trimmer.start(config.HERALD_TRIM_INTERVAL_S * 1000);
   logger.info(
     { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },
     `${options.channel} worker started`,

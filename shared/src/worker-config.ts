@@ -36,6 +36,8 @@ export function workerEnv(channel: Channel) {
     HERALD_DRY_RUN: envBool(false),
     /** Port of /healthz and /metrics; `0` picks a free one and logs it. */
     HERALD_METRICS_PORT: envInt(DEFAULT_METRICS_PORTS[channel], 0, 65535),
+    /** How often this replica trims the stream and the dead letters, in seconds. Default 30. */
+    HERALD_TRIM_INTERVAL_S: envInt(30, 1, 86_400),
     /** Host of /healthz and /metrics. Default 127.0.0.1. */
     HERALD_METRICS_HOST: z.string().trim().default('127.0.0.1'),
   };

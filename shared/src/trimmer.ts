@@ -1,0 +1,147 @@
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { streamGroups } from './group-status.js';
+import type { Keys } from './keys.js';
+import type { Logger } from './logger.js';
+import { compareStreamIds, minStreamId } from './stream-ids.js';
+
+export interface TrimmerOptions {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  /** HERALD_RETENTION_S: entries and dead letters older than this may go. */
+  retentionS: number;
+  /** HERALD_DLQ_MAXLEN: most dead letters kept. */
+  deadLetterMaxLen: number;
+  registry?: Registry;
+}
+
+export interface TrimResult {
+  /** The MINID the stream was trimmed to. */
+  minId: string;
+  trimmed: number;
+  deadLettersDropped: number;
+}
+
+/** Dead letters dropped per run at most (the rest go on the next run). */
+const DEAD_LETTER_DROP_LIMIT = 10_000;
+
+/**
+ * Retention that never loses work. The stream is trimmed (`XTRIM MINID ~`) to the oldest of:
+ * each group's oldest pending entry, each group's last-delivered id, and now minus the retention
+ * window; so nothing a group has not delivered and acknowledged goes, and a stopped group keeps
+ * everything after where it stopped. Trimming is idempotent: every replica may run it at once.
+ *
+ * The `MAXLEN ~` cap on XADD stays as the memory safety valve; when it evicts entries a group
+ * had not read yet, the loss is logged as an error and shown in `herald_stream_unread_evicted`.
+ * Dead letters older than the window, or past HERALD_DLQ_MAXLEN, are dropped here too, and their
+ * per-channel counts kept right.
+ */
+export class Trimmer {
+  private readonly trimmedTotal?: Counter;
+  private readonly evicted?: Gauge;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly options: TrimmerOptions) {
+    if (options.registry) {
+      this.trimmedTotal = new Counter({
+        name: 'herald_stream_trimmed_total',
+        help: 'Stream entries removed by the trimmer',
+        registers: [options.registry],
+      });
+      this.evicted = new Gauge({
+        name: 'herald_stream_unread_evicted',
+        help: 'Entries a group had not read that the MAXLEN cap evicted (should be 0)',
+        labelNames: ['group'] as const,
+        registers: [options.registry],
+      });
+    }
+  }
+
+  /** Run every `intervalMs` (with jitter, so replicas spread out). */
+  start(intervalMs: number): void {
+    const schedule = () => {
+      this.timer = setTimeout(async () => {
+        await this.runOnce().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'trimming failed'));
+        schedule();
+      }, intervalMs * (0.75 + Math.random() / 2));
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  async runOnce(now = Date.now()): Promise<TrimResult> {
+    const { redis, keys, retentionS, logger } = this.options;
+    const groups = await streamGroups(redis, keys.stream);
+    let minId = `${Math.max(0, now - retentionS * 1000)}-0`;
+    for (const group of groups) {
+      const name = String(group.name);
+      minId = minStreamId(minId, String(group['last-delivered-id']));
+      const [count, oldestPending] = (await redis.xpending(keys.stream, name)) as [number, string | null];
+      if (count > 0 && oldestPending) minId = minStreamId(minId, oldestPending);
+    }
+    const trimmed = Number(await redis.xtrim(keys.stream, 'MINID', '~', minId));
+    if (trimmed > 0) this.trimmedTotal?.inc(trimmed);
+    if (groups.length) await this.checkEvictions(groups);
+    const deadLettersDropped = await this.trimDeadLetters(now);
+    if (trimmed || deadLettersDropped) logger.debug({ minId, trimmed, deadLettersDropped }, 'trimmed');
+    return { minId, trimmed, deadLettersDropped };
+  }
+
+  /** Our own trimming never passes a group's last-delivered id: a deletion past it is the MAXLEN cap's. */
+  private async checkEvictions(groups: Record<string, unknown>[]): Promise<void> {
+    const { redis, keys, logger } = this.options;
+    const info = ((await redis.xinfo('STREAM', keys.stream)) as unknown[]) ?? [];
+    const stream: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < info.length; i += 2) stream[String(info[i])] = info[i + 1];
+    const maxDeleted = String(stream['max-deleted-entry-id'] ?? '0-0');
+    const added = Number(stream['entries-added'] ?? 0);
+    for (const group of groups) {
+      const name = String(group.name);
+      const last = String(group['last-delivered-id']);
+      if (compareStreamIds(last, maxDeleted) >= 0) {
+        this.evicted?.set({ group: name }, 0);
+        continue;
+      }
+      const read = typeof group['entries-read'] === 'number' ? (group['entries-read'] as number) : undefined;
+      const present = (await redis.xrange(keys.stream, `(${last}`, '+')).length;
+      const lost = read === undefined ? undefined : Math.max(0, added - read - present);
+      this.evicted?.set({ group: name }, lost ?? 1);
+      logger.error(
+        { group: name, lastDeliveredId: last, maxDeletedId: maxDeleted, lost },
+        'entries this group had not read were evicted by the stream cap (HERALD_STREAM_MAXLEN): raise it, or add workers',
+      );
+    }
+  }
+
+  private async trimDeadLetters(now: number): Promise<number> {
+    const { redis, keys, retentionS, deadLetterMaxLen } = this.options;
+    const oldestKept = `${Math.max(0, now - retentionS * 1000)}-0`;
+    const length = Number(await redis.xlen(keys.deadLetters));
+    const overCap = Math.max(0, length - deadLetterMaxLen);
+    // The oldest letters first: those past the window, and as many more as the cap needs.
+    const batch = (await redis.xrange(keys.deadLetters, '-', '+', 'COUNT', Math.min(DEAD_LETTER_DROP_LIMIT, Math.max(overCap, 1000)))) as [
+      string, string[],
+    ][];
+    const drop = batch.filter(([id], i) => i < overCap || compareStreamIds(id, oldestKept) < 0);
+    if (drop.length === 0) return 0;
+    // One XDEL each: a letter counts as dropped here only if this replica removed it.
+    const deletes = redis.pipeline();
+    for (const [id] of drop) deletes.xdel(keys.deadLetters, id);
+    const results = (await deletes.exec()) ?? [];
+    const perChannel = new Map<string, number>();
+    drop.forEach(([, fields], i) => {
+      if (Number(results[i]?.[1]) !== 1) return;
+      const channel = fields[0] === 'channel' ? fields[1]! : 'unknown';
+      perChannel.set(channel, (perChannel.get(channel) ?? 0) + 1);
+    });
+    const counts = redis.pipeline();
+    for (const [channel, n] of perChannel) counts.hincrby(keys.deadLetterCounts, channel, -n);
+    if (perChannel.size) await counts.exec();
+    return [...perChannel.values()].reduce((a, b) => a + b, 0);
+  }
+}
