@@ -14,6 +14,11 @@ export const ERRORS = {
     retryable: false,
     message: 'This notification id was already used for a different notification',
   },
+  HERALD_ERR_REPLAY_TRIMMED: {
+    status: 409,
+    retryable: false,
+    message: 'The replay would start at entries already trimmed away',
+  },
   HERALD_ERR_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large' },
   HERALD_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

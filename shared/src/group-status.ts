@@ -39,10 +39,10 @@ export async function streamGroups(redis: Redis, stream: string): Promise<Record
   }
 }
 
-/** Entries after `id` (exclusive), counted in pages, up to LAG_COUNT_LIMIT. */
-async function countAfter(redis: Redis, stream: string, id: string): Promise<number> {
+/** Entries after `id` (exclusive; `[id` counts it too), counted in pages, up to LAG_COUNT_LIMIT. */
+export async function countAfter(redis: Redis, stream: string, id: string, inclusive = false): Promise<number> {
   let count = 0;
-  let start = `(${id}`;
+  let start = inclusive ? id : `(${id}`;
   for (;;) {
     const page = (await redis.xrange(stream, start, '+', 'COUNT', 10_000)) as [string, string[]][];
     count += page.length;

@@ -6,7 +6,10 @@ import type { PublisherConfig } from './config.js';
 import { sendError } from './http-errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
+import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
+import { liveStreamRoutes } from './routes/live-stream.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { pushRoutes } from './routes/push-subscriptions.js';
 import { userRoutes } from './routes/users.js';
@@ -57,7 +60,7 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
     config,
     redis,
     keys,
-    metrics: new PublisherMetrics(),
+    metrics: new PublisherMetrics(redis, keys),
     publisher: new Publisher({
       redis,
       keys,
@@ -104,5 +107,8 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   notificationRoutes(app, context);
   userRoutes(app, context);
   pushRoutes(app, context);
+  groupRoutes(app, context);
+  deadLetterRoutes(app, context);
+  liveStreamRoutes(app, context);
   return app;
 }

@@ -1,4 +1,6 @@
+import type { Redis } from 'ioredis';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CHANNELS, registerGroupMetrics, type Keys } from '@herald/shared';
 
 /** The publisher's Prometheus metrics, on a registry of its own (one per app instance). */
 export class PublisherMetrics {
@@ -20,7 +22,9 @@ export class PublisherMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(redis: Redis, keys: Keys) {
     collectDefaultMetrics({ register: this.registry, prefix: 'herald_publisher_' });
+    // Every channel's group figures, so one scrape of the publisher shows the whole system.
+    registerGroupMetrics(this.registry, redis, keys, CHANNELS);
   }
 }

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { HeraldError, decodeEntry, encodeEntry, isStreamId, parseOrThrow, streamIdTime, type Channel } from '@herald/shared';
+import type { AppContext } from '../app.js';
+import { redisCall } from '../redis-call.js';
+import { channelParam } from './groups.js';
+
+const REDRIVE_SCRIPT = readFileSync(new URL('../redrive-5.lua', import.meta.url), 'utf8');
+
+/** The dead letter's own fields, in the order the settle script writes them; the entry's follow. */
+const META_FIELDS = 12;
+
+const listSchema = z.strictObject({
+  channel: z.string().optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number from 1 to 1000')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 1000, 'expected a whole number from 1 to 1000')
+    .optional(),
+  after: z.string().refine(isStreamId, 'expected a dead letter id').optional(),
+});
+
+interface DeadLetter {
+  dlqId: string;
+  channel: string;
+  streamId: string;
+  id: string;
+  reason: string;
+  attempts: number;
+  error: string;
+  createdAt: string;
+  /** The original entry's fields. */
+  entry: Record<string, string>;
+}
+
+function toDeadLetter(dlqId: string, fields: string[]): DeadLetter {
+  const meta: Record<string, string> = {};
+  for (let i = 0; i < META_FIELDS; i += 2) meta[fields[i]!] = fields[i + 1] ?? '';
+  const entry: Record<string, string> = {};
+  for (let i = META_FIELDS; i + 1 < fields.length; i += 2) entry[fields[i]!] ??= fields[i + 1]!;
+  return {
+    dlqId,
+    channel: meta.channel ?? '',
+    streamId: meta.streamId ?? '',
+    id: meta.id ?? '',
+    reason: meta.reason ?? '',
+    attempts: Number(meta.attempts ?? 0),
+    error: meta.error ?? '',
+    createdAt: new Date(streamIdTime(dlqId)).toISOString(),
+    entry,
+  };
+}
+
+type RedisWithRedrive = Redis & { heraldRedrive(...args: (string | number)[]): Promise<string | null> };
+
+/** Dead letters: list, redrive, drop (admin). */
+export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
+  const admin = { config: { role: 'admin' as const } };
+  redis.defineCommand('heraldRedrive', { numberOfKeys: 5, lua: REDRIVE_SCRIPT });
+
+  async function find(dlqId: string): Promise<DeadLetter> {
+    const [found] = isStreamId(dlqId) ? ((await redisCall(redis.xrange(keys.deadLetters, dlqId, dlqId))) as [string, string[]][]) : [];
+    if (!found) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${dlqId}`);
+    return toDeadLetter(found[0], found[1]);
+  }
+
+  app.get<{ Querystring: Record<string, string> }>('/v1/dead-letters', admin, async (request) => {
+    const query = parseOrThrow(listSchema, request.query, 'The query');
+    const channel = query.channel === undefined ? undefined : channelParam(query.channel);
+    const limit = query.limit ?? 100;
+    const deadLetters: DeadLetter[] = [];
+    let start = query.after ? `(${query.after}` : '-';
+    let more = true;
+    // Filtering by channel may need several pages; a bounded number per request, then `next`.
+    for (let page = 0; page < 20 && deadLetters.length < limit && more; page++) {
+      const rows = (await redisCall(redis.xrange(keys.deadLetters, start, '+', 'COUNT', Math.max(limit, 200)))) as [string, string[]][];
+      more = rows.length === Math.max(limit, 200);
+      for (const [id, fields] of rows) {
+        start = `(${id}`;
+        const letter = toDeadLetter(id, fields);
+        if (!channel || letter.channel === channel) deadLetters.push(letter);
+        if (deadLetters.length === limit) {
+          more = true;
+          break;
+        }
+      }
+    }
+    const next = more && start !== '-' ? start.slice(1) : null;
+    return { deadLetters, next };
+  });
+
+  app.post<{ Params: { dlqId: string } }>('/v1/dead-letters/:dlqId/redrive', admin, async (request, reply) => {
+    const letter = await find(request.params.dlqId);
+    const decoded = decodeEntry(Object.entries(letter.entry).flat());
+    if (!decoded.ok) {
+      const issue = { path: decoded.error.field, message: decoded.error.message };
+      throw new HeraldError(
+        'HERALD_ERR_VALIDATION',
+        `Dead letter ${letter.dlqId} holds a malformed entry (${decoded.error.message}); it would fail again. Append a corrected notification and drop this letter.`,
+        [issue],
+      );
+    }
+    const channel = letter.channel as Channel;
+    const n = { ...decoded.notification, channels: [channel] };
+    const streamId = await redisCall(
+      (redis as RedisWithRedrive).heraldRedrive(
+        keys.deadLetters, keys.deadLetterCounts, keys.notification(n.id), keys.stream, keys.passes(channel),
+        letter.dlqId, channel, Date.now(), config.HERALD_STREAM_MAXLEN,
+        Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S),
+        ...encodeEntry(n),
+      ),
+    );
+    // Someone redrove or dropped it between our read and the script.
+    if (!streamId) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
+    request.log.info({ dlqId: letter.dlqId, id: n.id, channel, streamId }, 'redrove a dead letter');
+    return reply.code(202).send({ id: n.id, channel, streamId });
+  });
+
+  app.delete<{ Params: { dlqId: string } }>('/v1/dead-letters/:dlqId', admin, async (request, reply) => {
+    const letter = await find(request.params.dlqId);
+    const removed = Number(await redisCall(redis.xdel(keys.deadLetters, letter.dlqId)));
+    if (!removed) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
+    await redisCall(redis.hincrby(keys.deadLetterCounts, letter.channel, -1));
+    return reply.code(204).send();
+  });
+}

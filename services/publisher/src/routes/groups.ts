@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  CHANNELS,
+  GROUPS,
+  HeraldError,
+  compareStreamIds,
+  countAfter,
+  parseOrThrow,
+  previousStreamId,
+  readGroupStatus,
+  type Channel,
+} from '@herald/shared';
+import type { AppContext } from '../app.js';
+import { redisCall } from '../redis-call.js';
+
+const replaySchema = z.strictObject({
+  from: z.union([z.string(), z.number()], { error: 'expected 0, a stream id or an ISO-8601 time' }).transform(String),
+  resend: z.boolean().optional(),
+});
+
+/** Start pass P+1 for a channel at a stream id; answers the new pass. */
+const START_PASS = `
+local latest = 0
+for _, pass in ipairs(redis.call('HKEYS', KEYS[1])) do latest = math.max(latest, tonumber(pass) or 0) end
+redis.call('HSET', KEYS[1], latest + 1, ARGV[1])
+return latest + 1`;
+
+export function channelParam(value: string): Channel {
+  if (!(CHANNELS as readonly string[]).includes(value)) {
+    throw new HeraldError('HERALD_ERR_NOT_FOUND', `No channel ${value}: expected one of ${CHANNELS.join(', ')}`);
+  }
+  return value as Channel;
+}
+
+function fieldsOf(row: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
+  return out;
+}
+
+/** Group status and replay (admin). */
+export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
+  const admin = { config: { role: 'admin' as const } };
+
+  app.get('/v1/groups', admin, async () => ({ groups: await redisCall(readGroupStatus(redis, keys)) }));
+
+  app.post<{ Params: { channel: string } }>('/v1/groups/:channel/replay', admin, async (request) => {
+    const channel = channelParam(request.params.channel);
+    const { from, resend } = parseOrThrow(replaySchema, request.body, 'The replay');
+    const group = GROUPS[channel];
+    const fromId = await redisCall(resolveFrom(from));
+    if (fromId !== '0-0') {
+      const info = fieldsOf(((await redisCall(redis.xinfo('STREAM', keys.stream).catch(() => []))) as unknown[]) ?? []);
+      const maxDeleted = String(info['max-deleted-entry-id'] ?? '0-0');
+      if (compareStreamIds(fromId, maxDeleted) <= 0) {
+        const first = (info['first-entry'] as [string] | null)?.[0] ?? null;
+        throw new HeraldError(
+          'HERALD_ERR_REPLAY_TRIMMED',
+          `Entries up to ${maxDeleted} were trimmed away, so a replay from ${fromId} would skip some; the oldest entry still there is ${first ?? '(none)'}. Replay from it, or from 0 for everything retained.`,
+        );
+      }
+    }
+    const setTo = fromId === '0-0' ? '0' : previousStreamId(fromId);
+    try {
+      await redisCall(redis.xgroup('SETID', keys.stream, group, setTo));
+    } catch (err) {
+      if (!String((err as { cause?: Error }).cause?.message).startsWith('NOGROUP')) throw err;
+      // No worker of the channel has run yet: make the group where the replay starts.
+      await redisCall(redis.xgroup('CREATE', keys.stream, group, setTo, 'MKSTREAM'));
+    }
+    const pass = resend ? Number(await redisCall(redis.eval(START_PASS, 1, keys.passes(channel), fromId))) : undefined;
+    const entries = await redisCall(countAfter(redis, keys.stream, fromId, true));
+    request.log.info({ channel, from: fromId, resend: !!resend, pass, entries }, 'replay');
+    return { group, from: fromId, entries, ...(pass !== undefined ? { pass } : {}) };
+  });
+
+  /** `0`, a stream id (`1700000000000-0`, or its time part alone), or an ISO-8601 time. */
+  async function resolveFrom(from: string): Promise<string> {
+    if (from === '0' || from === '0-0') return '0-0';
+    if (/^\d{1,16}-\d{1,20}$/.test(from)) return from;
+    if (/^\d{1,16}$/.test(from)) return `${from}-0`;
+    const parsed = z.iso.datetime({ offset: true }).safeParse(from);
+    if (!parsed.success) {
+      const issue = { path: 'from', message: 'expected 0, a stream id or an ISO-8601 time' };
+      throw new HeraldError('HERALD_ERR_VALIDATION', `The replay is invalid: from: ${issue.message}`, [issue]);
+    }
+    const ms = Date.parse(from);
+    // The first entry at or after that time; with none, nothing is walked until new entries come.
+    const [first] = (await redis.xrange(keys.stream, `${ms}-0`, '+', 'COUNT', 1)) as [string, string[]][];
+    return first ? first[0] : `${ms}-0`;
+  }
+}

@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { HeraldError, decodeEntry, isStreamId } from '@herald/shared';
+import type { AppContext } from '../app.js';
+
+/** Longest a read waits before looking again, and how often a quiet stream sends a heartbeat. */
+const BLOCK_MS = 5000;
+
+/**
+ * `GET /v1/stream` (admin): server-sent events, one per new entry of the stream, from now or
+ * from `?from=<stream id>` (or the `Last-Event-ID` a reconnecting EventSource sends). Each event
+ * carries the entry's id, type, userId, channels and ts; never contact data or content.
+ * Each client reads on a connection of its own, closed the moment the client goes away.
+ */
+export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
+  const open = new Set<() => void>();
+  // The publisher's shutdown waits for requests in flight; a live stream never ends by itself.
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
+
+  app.get<{ Querystring: { from?: string } }>('/v1/stream', { config: { role: 'admin' } }, async (request, reply) => {
+    const lastEventId = request.headers['last-event-id'];
+    const from = request.query.from ?? (typeof lastEventId === 'string' ? lastEventId : undefined);
+    if (from !== undefined && !isStreamId(from) && from !== '0') {
+      const issue = { path: 'from', message: 'expected a stream id such as 1700000000000-0' };
+      throw new HeraldError('HERALD_ERR_VALIDATION', `from: ${issue.message}`, [issue]);
+    }
+    const reader = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+    reader.on('error', () => undefined); // reconnects by itself; the loop below reports nothing to the client
+    let closed = false;
+    const end = () => {
+      if (closed) return;
+      closed = true;
+      reader.disconnect();
+      reply.raw.end();
+    };
+    open.add(end);
+    request.raw.on('close', () => {
+      open.delete(end);
+      end();
+    });
+
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    reply.raw.write(': herald live stream\n\n');
+
+    let cursor = from ?? '$';
+    while (!closed) {
+      let reply_: [string, [string, string[]][]][] | null;
+      try {
+        reply_ = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor)) as typeof reply_;
+      } catch {
+        if (closed) break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      const entries = reply_?.[0]?.[1] ?? [];
+      if (entries.length === 0) {
+        reply.raw.write(': keep-alive\n\n');
+        continue;
+      }
+      let chunk = '';
+      for (const [id, fields] of entries) {
+        cursor = id;
+        const decoded = decodeEntry(fields);
+        const event = decoded.ok
+          ? {
+              id,
+              notificationId: decoded.notification.id,
+              type: decoded.notification.type,
+              userId: decoded.notification.userId,
+              channels: decoded.notification.channels ?? null,
+              ts: decoded.notification.ts,
+            }
+          : { id, malformed: decoded.error.message };
+        chunk += `id: ${id}\nevent: entry\ndata: ${JSON.stringify(event)}\n\n`;
+      }
+      reply.raw.write(chunk);
+    }
+    end();
+  });
+}
