@@ -92,29 +92,33 @@ export class Trimmer {
     return { minId, trimmed, deadLettersDropped };
   }
 
-  /** Our own trimming never passes a group's last-delivered id: a deletion past it is the MAXLEN cap's. */
+  /**
+   * Our own trimming never passes a group's last-delivered id, so when a group's last-delivered
+   * id lies before the oldest entry left, what lay between was removed by someone else: the
+   * MAXLEN cap. How many it had not read: entries added, less entries it read, less those left
+   * (all of which lie after it). Redis does not always know a group's entries-read (after SETID,
+   * say); then nothing is claimed.
+   */
   private async checkEvictions(groups: Record<string, unknown>[]): Promise<void> {
     const { redis, keys, logger } = this.options;
     const info = ((await redis.xinfo('STREAM', keys.stream)) as unknown[]) ?? [];
     const stream: Record<string, unknown> = {};
     for (let i = 0; i + 1 < info.length; i += 2) stream[String(info[i])] = info[i + 1];
-    const maxDeleted = String(stream['max-deleted-entry-id'] ?? '0-0');
+    const first = (stream['first-entry'] as [string] | null)?.[0];
     const added = Number(stream['entries-added'] ?? 0);
+    const length = Number(stream.length ?? 0);
     for (const group of groups) {
       const name = String(group.name);
       const last = String(group['last-delivered-id']);
-      if (compareStreamIds(last, maxDeleted) >= 0) {
-        this.evicted?.set({ group: name }, 0);
-        continue;
+      const read = group['entries-read'];
+      const lost = first && compareStreamIds(last, first) < 0 && typeof read === 'number' ? Math.max(0, added - read - length) : 0;
+      this.evicted?.set({ group: name }, lost);
+      if (lost > 0) {
+        logger.error(
+          { group: name, lastDeliveredId: last, oldestEntryId: first, lost },
+          'entries this group had not read were evicted by the stream cap (HERALD_STREAM_MAXLEN): raise it, or add workers',
+        );
       }
-      const read = typeof group['entries-read'] === 'number' ? (group['entries-read'] as number) : undefined;
-      const present = (await redis.xrange(keys.stream, `(${last}`, '+')).length;
-      const lost = read === undefined ? undefined : Math.max(0, added - read - present);
-      this.evicted?.set({ group: name }, lost ?? 1);
-      logger.error(
-        { group: name, lastDeliveredId: last, maxDeletedId: maxDeleted, lost },
-        'entries this group had not read were evicted by the stream cap (HERALD_STREAM_MAXLEN): raise it, or add workers',
-      );
     }
   }
 

@@ -49,15 +49,17 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     const channel = channelParam(request.params.channel);
     const { from, resend } = parseOrThrow(replaySchema, request.body, 'The replay');
     const group = GROUPS[channel];
-    const fromId = await redisCall(resolveFrom(from));
-    if (fromId !== '0-0') {
+    const { requested, fromId } = await resolveFrom(from);
+    if (requested !== '0-0') {
       const info = fieldsOf(((await redisCall(redis.xinfo('STREAM', keys.stream).catch(() => []))) as unknown[]) ?? []);
-      const maxDeleted = String(info['max-deleted-entry-id'] ?? '0-0');
-      if (compareStreamIds(fromId, maxDeleted) <= 0) {
-        const first = (info['first-entry'] as [string] | null)?.[0] ?? null;
+      const first = (info['first-entry'] as [string] | null)?.[0] ?? null;
+      // Entries were removed (entries-added exceeds the length) and the start lies before the
+      // oldest one left: some of what the replay should walk is gone.
+      const removed = Number(info['entries-added'] ?? 0) > Number(info.length ?? 0);
+      if (removed && (!first || compareStreamIds(requested, first) < 0)) {
         throw new HeraldError(
           'HERALD_ERR_REPLAY_TRIMMED',
-          `Entries up to ${maxDeleted} were trimmed away, so a replay from ${fromId} would skip some; the oldest entry still there is ${first ?? '(none)'}. Replay from it, or from 0 for everything retained.`,
+          `Entries before ${first ?? 'now'} were trimmed away, so a replay from ${requested} would skip some; the oldest entry still there is ${first ?? '(none)'}. Replay from it, or from 0 for everything retained.`,
         );
       }
     }
@@ -75,19 +77,22 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     return { group, from: fromId, entries, ...(pass !== undefined ? { pass } : {}) };
   });
 
-  /** `0`, a stream id (`1700000000000-0`, or its time part alone), or an ISO-8601 time. */
-  async function resolveFrom(from: string): Promise<string> {
-    if (from === '0' || from === '0-0') return '0-0';
-    if (/^\d{1,16}-\d{1,20}$/.test(from)) return from;
-    if (/^\d{1,16}$/.test(from)) return `${from}-0`;
+  /**
+   * `0`, a stream id (`1700000000000-0`, or its time part alone), or an ISO-8601 time: the
+   * point asked for, and the first id to walk (for a time, the first entry at or after it).
+   */
+  async function resolveFrom(from: string): Promise<{ requested: string; fromId: string }> {
+    if (from === '0' || from === '0-0') return { requested: '0-0', fromId: '0-0' };
+    if (/^\d{1,16}-\d{1,20}$/.test(from)) return { requested: from, fromId: from };
+    if (/^\d{1,16}$/.test(from)) return { requested: `${from}-0`, fromId: `${from}-0` };
     const parsed = z.iso.datetime({ offset: true }).safeParse(from);
     if (!parsed.success) {
       const issue = { path: 'from', message: 'expected 0, a stream id or an ISO-8601 time' };
       throw new HeraldError('HERALD_ERR_VALIDATION', `The replay is invalid: from: ${issue.message}`, [issue]);
     }
-    const ms = Date.parse(from);
-    // The first entry at or after that time; with none, nothing is walked until new entries come.
-    const [first] = (await redis.xrange(keys.stream, `${ms}-0`, '+', 'COUNT', 1)) as [string, string[]][];
-    return first ? first[0] : `${ms}-0`;
+    const requested = `${Date.parse(from)}-0`;
+    // With no entry at or after that time, nothing is walked until new entries come.
+    const [first] = (await redisCall(redis.xrange(keys.stream, requested, '+', 'COUNT', 1))) as [string, string[]][];
+    return { requested, fromId: first ? first[0] : requested };
   }
 }
