@@ -1,6 +1,7 @@
 import type { Issue } from './errors.js';
 import { isErrorCode, ERRORS } from './errors.js';
 import { publishRequestSchema, type PublishRequest } from './notification.js';
+import type { GroupStatus } from './group-status.js';
 import type { NotificationStatusView } from './notification-record.js';
 import { pushSubscriptionSchema, type PushSubscription } from './push-subscription.js';
 import { userRequestSchema, type Preferences, type UserRequest } from './user.js';
@@ -63,6 +64,39 @@ export interface UserView {
   pushSubscriptions: { endpoint: string; createdAt: string }[];
 }
 
+export interface ReplayResult {
+  group: string;
+  /** The first stream id the replay walks. */
+  from: string;
+  /** How many entries it walks. */
+  entries: number;
+  /** The new delivery pass, with `resend`. */
+  pass?: number;
+}
+
+export interface DeadLetterView {
+  dlqId: string;
+  channel: string;
+  streamId: string;
+  id: string;
+  reason: string;
+  attempts: number;
+  error: string;
+  createdAt: string;
+  entry: Record<string, string>;
+}
+
+/** One event of the live stream (`GET /v1/stream`). */
+export interface StreamEvent {
+  id: string;
+  notificationId?: string;
+  type?: string;
+  userId?: string;
+  channels?: string[] | null;
+  ts?: number;
+  malformed?: string;
+}
+
 export class HeraldClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
@@ -118,6 +152,84 @@ export class HeraldClient {
     return (await this.request<{ publicKey: string }>('GET', '/v1/push/vapid-public-key')).body.publicKey;
   }
 
+  /** Each channel's consumer group (admin). */
+  async groups(): Promise<GroupStatus[]> {
+    return (await this.request<{ groups: GroupStatus[] }>('GET', '/v1/groups')).body.groups;
+  }
+
+  /** Walk a channel's group again from `from` (`0`, a stream id or an ISO-8601 time) (admin). */
+  async replay(channel: string, from: string, options: { resend?: boolean } = {}): Promise<ReplayResult> {
+    const body = { from, ...(options.resend ? { resend: true } : {}) };
+    return (await this.request<ReplayResult>('POST', `/v1/groups/${encodeURIComponent(channel)}/replay`, body)).body;
+  }
+
+  /** A page of dead letters (admin); pass `next` back as `after` for the following page. */
+  async deadLetters(query: { channel?: string; limit?: number; after?: string } = {}): Promise<{ deadLetters: DeadLetterView[]; next: string | null }> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.size ? `?${params}` : '';
+    return (await this.request<{ deadLetters: DeadLetterView[]; next: string | null }>('GET', `/v1/dead-letters${qs}`)).body;
+  }
+
+  /** Append a dead letter's notification again for its channel, and remove the letter (admin). */
+  async redrive(dlqId: string): Promise<{ id: string; channel: string; streamId: string }> {
+    return (await this.request<{ id: string; channel: string; streamId: string }>('POST', `/v1/dead-letters/${encodeURIComponent(dlqId)}/redrive`)).body;
+  }
+
+  /** Remove a dead letter (admin). */
+  async dropDeadLetter(dlqId: string): Promise<void> {
+    await this.request('DELETE', `/v1/dead-letters/${encodeURIComponent(dlqId)}`);
+  }
+
+  /**
+   * Follow the stream live (admin): yields one event per new entry, from now or after `from`,
+   * until `signal` aborts.
+   */
+  async *tail(options: { from?: string; signal?: AbortSignal } = {}): AsyncGenerator<StreamEvent> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const qs = options.from ? `?from=${encodeURIComponent(options.from)}` : '';
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.baseUrl}/v1/stream${qs}`, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `No answer from ${this.baseUrl}: ${(err as Error).message}`, true);
+    }
+    if (!response.ok || !response.body) await this.fail(response, 'GET', '/v1/stream');
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split('\n').find((line) => line.startsWith('data: '));
+          if (data) yield JSON.parse(data.slice(6)) as StreamEvent;
+        }
+      }
+    } catch (err) {
+      if (!options.signal?.aborted) throw err;
+    }
+  }
+
+  private async fail(response: Response, method: string, path: string): Promise<never> {
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // A proxy's HTML error page, say: reported below with the status.
+    }
+    const error = (parsed as { error?: { code?: unknown; message?: unknown; issues?: Issue[] } } | undefined)?.error;
+    const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
+    const retryable = isErrorCode(code) ? ERRORS[code].retryable : response.status >= 500 || response.status === 429;
+    const message = typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`;
+    throw new HeraldApiError(response.status, code, message, retryable, error?.issues);
+  }
+
   private async request<T>(
     method: string,
     path: string,
@@ -138,20 +250,9 @@ export class HeraldClient {
     } catch (err) {
       throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `No answer from ${this.baseUrl}: ${(err as Error).message}`, true);
     }
+    if (!response.ok) await this.fail(response, method, path);
     const text = await response.text();
-    let parsed: unknown = undefined;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // A proxy's HTML error page, say: reported below with the status.
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown; issues?: Issue[] } } | undefined)?.error;
-      const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
-      const retryable = isErrorCode(code) ? ERRORS[code].retryable : response.status >= 500 || response.status === 429;
-      const message = typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`;
-      throw new HeraldApiError(response.status, code, message, retryable, error?.issues);
-    }
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
     return { status: response.status, body: parsed as T };
   }
 }
