@@ -47,6 +47,12 @@ const V1_ROUTES: Route[] = [
   { method: 'POST', url: '/v1/users/u/push-subscriptions', body: browserSubscription() },
   { method: 'DELETE', url: `/v1/users/u/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}` },
   { method: 'GET', url: '/v1/push/vapid-public-key' },
+  { method: 'GET', url: '/v1/groups' },
+  { method: 'POST', url: '/v1/groups/email/replay', body: { from: '0' } },
+  { method: 'GET', url: '/v1/dead-letters' },
+  { method: 'POST', url: '/v1/dead-letters/1-0/redrive' },
+  { method: 'DELETE', url: '/v1/dead-letters/1-0' },
+  { method: 'GET', url: '/v1/stream' },
   { method: 'GET', url: '/v1/no-such-route' },
 ];
 
@@ -183,6 +189,19 @@ describe('with HERALD_API_KEYS=pk1,pk2 and HERALD_ADMIN_KEYS=ak1', () => {
     const admin = await call({ method: 'DELETE', url: '/v1/users/u' }, 'Bearer ak1');
     expect(admin.statusCode).toBe(204);
     expect(await pub.admin.exists(pub.keys.user('u'))).toBe(0);
+  });
+
+  it.each([
+    ['GET', '/v1/groups'],
+    ['POST', '/v1/groups/email/replay'],
+    ['GET', '/v1/dead-letters'],
+    ['POST', '/v1/dead-letters/1-0/redrive'],
+    ['DELETE', '/v1/dead-letters/1-0'],
+    ['GET', '/v1/stream'],
+  ] as const)('%s %s is for admin keys: a publish key gets 403', async (method, url) => {
+    const res = await call({ method, url, ...(method === 'POST' ? { body: { from: '0' } } : {}) } as Route, 'Bearer pk1');
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.code).toBe('HERALD_ERR_FORBIDDEN');
   });
 
   it.each([
