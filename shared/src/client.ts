@@ -1,6 +1,7 @@
 import type { Issue } from './errors.js';
 import { isErrorCode, ERRORS } from './errors.js';
 import { publishRequestSchema, type PublishRequest } from './notification.js';
+import type { DeadLetterView } from './dead-letter.js';
 import type { GroupStatus } from './group-status.js';
 import type { NotificationStatusView } from './notification-record.js';
 import { pushSubscriptionSchema, type PushSubscription } from './push-subscription.js';
@@ -72,18 +73,6 @@ export interface ReplayResult {
   entries: number;
   /** The new delivery pass, with `resend`. */
   pass?: number;
-}
-
-export interface DeadLetterView {
-  dlqId: string;
-  channel: string;
-  streamId: string;
-  id: string;
-  reason: string;
-  attempts: number;
-  error: string;
-  createdAt: string;
-  entry: Record<string, string>;
 }
 
 /** One event of the live stream (`GET /v1/stream`). */

@@ -598,6 +598,7 @@ export class Consumer {
     const marks = s.marks ?? [];
     const letter = s.deadLetter
       ? [
+          // The letter's own fields first, in the order dead-letter.ts reads them.
           'channel', channel,
           'streamId', item.streamId,
           'id', n.id ?? '',

@@ -29,3 +29,4 @@ export * from './passes.js';
 export * from './group-status.js';
 export * from './group-metrics.js';
 export * from './trimmer.js';
+export * from './dead-letter.js';

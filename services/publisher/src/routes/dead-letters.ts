@@ -2,15 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { HeraldError, decodeEntry, encodeEntry, isStreamId, parseOrThrow, streamIdTime, type Channel } from '@herald/shared';
+import { HeraldError, decodeEntry, encodeEntry, isStreamId, parseOrThrow, toDeadLetterView, type Channel, type DeadLetterView } from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { channelParam } from './groups.js';
 
 const REDRIVE_SCRIPT = readFileSync(new URL('../redrive-5.lua', import.meta.url), 'utf8');
-
-/** The dead letter's own fields, in the order the settle script writes them; the entry's follow. */
-const META_FIELDS = 12;
 
 const listSchema = z.strictObject({
   channel: z.string().optional(),
@@ -23,37 +20,6 @@ const listSchema = z.strictObject({
   after: z.string().refine(isStreamId, 'expected a dead letter id').optional(),
 });
 
-interface DeadLetter {
-  dlqId: string;
-  channel: string;
-  streamId: string;
-  id: string;
-  reason: string;
-  attempts: number;
-  error: string;
-  createdAt: string;
-  /** The original entry's fields. */
-  entry: Record<string, string>;
-}
-
-function toDeadLetter(dlqId: string, fields: string[]): DeadLetter {
-  const meta: Record<string, string> = {};
-  for (let i = 0; i < META_FIELDS; i += 2) meta[fields[i]!] = fields[i + 1] ?? '';
-  const entry: Record<string, string> = {};
-  for (let i = META_FIELDS; i + 1 < fields.length; i += 2) entry[fields[i]!] ??= fields[i + 1]!;
-  return {
-    dlqId,
-    channel: meta.channel ?? '',
-    streamId: meta.streamId ?? '',
-    id: meta.id ?? '',
-    reason: meta.reason ?? '',
-    attempts: Number(meta.attempts ?? 0),
-    error: meta.error ?? '',
-    createdAt: new Date(streamIdTime(dlqId)).toISOString(),
-    entry,
-  };
-}
-
 type RedisWithRedrive = Redis & { heraldRedrive(...args: (string | number)[]): Promise<string | null> };
 
 /** Dead letters: list, redrive, drop (admin). */
@@ -61,17 +27,17 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: 
   const admin = { config: { role: 'admin' as const } };
   redis.defineCommand('heraldRedrive', { numberOfKeys: 5, lua: REDRIVE_SCRIPT });
 
-  async function find(dlqId: string): Promise<DeadLetter> {
+  async function find(dlqId: string): Promise<DeadLetterView> {
     const [found] = isStreamId(dlqId) ? ((await redisCall(redis.xrange(keys.deadLetters, dlqId, dlqId))) as [string, string[]][]) : [];
     if (!found) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${dlqId}`);
-    return toDeadLetter(found[0], found[1]);
+    return toDeadLetterView(found[0], found[1]);
   }
 
   app.get<{ Querystring: Record<string, string> }>('/v1/dead-letters', admin, async (request) => {
     const query = parseOrThrow(listSchema, request.query, 'The query');
     const channel = query.channel === undefined ? undefined : channelParam(query.channel);
     const limit = query.limit ?? 100;
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: DeadLetterView[] = [];
     let start = query.after ? `(${query.after}` : '-';
     let more = true;
     // Filtering by channel may need several pages; a bounded number per request, then `next`.
@@ -80,7 +46,7 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: 
       more = rows.length === Math.max(limit, 200);
       for (const [id, fields] of rows) {
         start = `(${id}`;
-        const letter = toDeadLetter(id, fields);
+        const letter = toDeadLetterView(id, fields);
         if (!channel || letter.channel === channel) deadLetters.push(letter);
         if (deadLetters.length === limit) {
           more = true;

@@ -1,0 +1,42 @@
+import { streamIdTime } from './stream-ids.js';
+
+/**
+ * A dead letter as the API shows it. In `<stream>:dlq` an entry holds the letter's own fields
+ * first, in this order: `channel`, `streamId`, `id`, `reason`, `attempts`, `error`; then the
+ * original entry's fields, as they were.
+ */
+export interface DeadLetterView {
+  dlqId: string;
+  channel: string;
+  /** The original entry's id in the stream. */
+  streamId: string;
+  /** The notification id ('' for a malformed entry without one). */
+  id: string;
+  reason: string;
+  attempts: number;
+  error: string;
+  createdAt: string;
+  /** The original entry's fields. */
+  entry: Record<string, string>;
+}
+
+/** How many list items the letter's own fields take before the original entry's. */
+export const DEAD_LETTER_META_ITEMS = 12;
+
+export function toDeadLetterView(dlqId: string, fields: string[]): DeadLetterView {
+  const meta: Record<string, string> = {};
+  for (let i = 0; i < DEAD_LETTER_META_ITEMS; i += 2) meta[fields[i]!] = fields[i + 1] ?? '';
+  const entry: Record<string, string> = {};
+  for (let i = DEAD_LETTER_META_ITEMS; i + 1 < fields.length; i += 2) entry[fields[i]!] ??= fields[i + 1]!;
+  return {
+    dlqId,
+    channel: meta.channel ?? '',
+    streamId: meta.streamId ?? '',
+    id: meta.id ?? '',
+    reason: meta.reason ?? '',
+    attempts: Number(meta.attempts ?? 0),
+    error: meta.error ?? '',
+    createdAt: new Date(streamIdTime(dlqId)).toISOString(),
+    entry,
+  };
+}
