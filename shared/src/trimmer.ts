@@ -110,7 +110,9 @@ export class Trimmer {
     for (const group of groups) {
       const name = String(group.name);
       const last = String(group['last-delivered-id']);
-      const read = group['entries-read'];
+      // A group at 0-0 has read nothing, even where Redis does not know its entries-read (a group
+      // made with XGROUP CREATE ... 0, as workers make theirs, before its first read).
+      const read = typeof group['entries-read'] === 'number' ? group['entries-read'] : last === '0-0' ? 0 : undefined;
       const lost = first && compareStreamIds(last, first) < 0 && typeof read === 'number' ? Math.max(0, added - read - length) : 0;
       this.evicted?.set({ group: name }, lost);
       if (lost > 0) {
@@ -125,12 +127,13 @@ export class Trimmer {
   private async trimDeadLetters(now: number): Promise<number> {
     const { redis, keys, retentionS, deadLetterMaxLen } = this.options;
     const oldestKept = `${Math.max(0, now - retentionS * 1000)}-0`;
-    const length = Number(await redis.xlen(keys.deadLetters));
-    const overCap = Math.max(0, length - deadLetterMaxLen);
-    // The oldest letters first: those past the window, and as many more as the cap needs.
-    const batch = (await redis.xrange(keys.deadLetters, '-', '+', 'COUNT', Math.min(DEAD_LETTER_DROP_LIMIT, Math.max(overCap, 1000)))) as [
-      string, string[],
-    ][];
+    // One snapshot: the length and the letters it is measured against, read together, so a
+    // replica dropping letters meanwhile cannot make this one drop the cap's worth again.
+    const estimate = Math.max(0, Number(await redis.xlen(keys.deadLetters)) - deadLetterMaxLen);
+    const count = Math.min(DEAD_LETTER_DROP_LIMIT, Math.max(estimate, 1000));
+    const snapshot = (await redis.multi().xlen(keys.deadLetters).xrange(keys.deadLetters, '-', '+', 'COUNT', count).exec()) ?? [];
+    const overCap = Math.max(0, Number(snapshot[0]?.[1] ?? 0) - deadLetterMaxLen);
+    const batch = (snapshot[1]?.[1] ?? []) as [string, string[]][];
     const drop = batch.filter(([id], i) => i < overCap || compareStreamIds(id, oldestKept) < 0);
     if (drop.length === 0) return 0;
     // One XDEL each: a letter counts as dropped here only if this replica removed it.

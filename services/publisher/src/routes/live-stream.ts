@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HeraldError, decodeEntry, isStreamId } from '@herald/shared';
 import type { AppContext } from '../app.js';
+import { redisCall } from '../redis-call.js';
 
 /** Longest a read waits before looking again, and how often a quiet stream sends a heartbeat. */
 const BLOCK_MS = 5000;
@@ -24,6 +25,14 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     if (from !== undefined && !isStreamId(from) && from !== '0') {
       const issue = { path: 'from', message: 'expected a stream id such as 1700000000000-0' };
       throw new HeraldError('HERALD_ERR_VALIDATION', `from: ${issue.message}`, [issue]);
+    }
+    // "From now" means from this request: pin the stream's current last id before answering, so
+    // an entry appended once the client has its 200 is not lost while the reader connects.
+    let start = from;
+    if (start === undefined) {
+      const info = (await redisCall(redis.xinfo('STREAM', keys.stream).catch((err: Error) => (/no such key/i.test(err.message) ? null : Promise.reject(err))))) as unknown[] | null;
+      const at = info ? info.indexOf('last-generated-id') : -1;
+      start = at >= 0 ? String(info![at + 1]) : '0-0';
     }
     const reader = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
     reader.on('error', () => undefined); // reconnects by itself; the loop below reports nothing to the client
@@ -49,7 +58,7 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     });
     reply.raw.write(': herald live stream\n\n');
 
-    let cursor = from ?? '$';
+    let cursor = start;
     while (!closed) {
       let reply_: [string, [string, string[]][]][] | null;
       try {
