@@ -15,7 +15,8 @@
 --       then, for a dead letter: its fields and values, starting with `channel <channel>`.
 -- Status only moves forward within a pass: nothing goes back to pending; delivered and dead are
 -- final; skipped may still become retrying, delivered or dead (an entry walked again, as a replay
--- filling gaps does). A later pass may replace anything; an earlier one nothing.
+-- filling gaps does). A later pass may replace anything; an earlier one nothing. A skip as
+-- `not_requested` never replaces an existing status.
 local function decode(text)
   if not text or text == '' then return nil end
   local ok, value = pcall(cjson.decode, text)
@@ -33,6 +34,10 @@ if new then
   if current then
     local currentPass = tonumber(current.n) or 0
     if pass < currentPass then
+      allowed = false
+    elseif new.s == 'skipped' and new.r == 'not_requested' then
+      -- An entry that does not name this channel (a redrive narrowed to another one) says
+      -- nothing new about it: the status an earlier entry wrote stands.
       allowed = false
     elseif pass == currentPass then
       if current.s == 'delivered' or current.s == 'dead' then
