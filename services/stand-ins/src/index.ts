@@ -19,3 +19,4 @@ export {
   type ReceivedPush,
   type StandInSubscription,
 } from './push.js';
+export { loadOrCreateVapidKeys, startLocalStandIns, type LocalStandIns } from './local-stand-ins.js';
