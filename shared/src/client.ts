@@ -200,7 +200,9 @@ export class HeraldClient {
         }
       }
     } catch (err) {
-      if (!options.signal?.aborted) throw err;
+      if (!options.signal?.aborted) {
+        throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `The live stream from ${this.baseUrl} broke off: ${(err as Error).message}`, true);
+      }
     }
   }
 

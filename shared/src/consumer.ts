@@ -63,7 +63,7 @@ interface WorkItem {
   pass: number;
 }
 
-type ClaimResult = 'ok' | 'done' | 'failed' | 'busy';
+type ClaimResult = 'ok' | 'done' | 'busy';
 
 type SendOutcome =
   | { target: Target; result: SendResult }
@@ -112,6 +112,8 @@ export class Consumer {
    * answers, so no other attempt sends meanwhile (by record, field and token).
    */
   private readonly unknownOutcomes = new Map<string, { record: string; field: string; token: string; pass: number }>();
+  /** Counts reads, so every attempt's token is its own even when delivery counts repeat. */
+  private reads = 0;
   /** Where the next XPENDING scan starts, so pages past the first are reached too. */
   private reclaimCursor = '-';
   private closing?: Promise<void>;
@@ -177,8 +179,14 @@ export class Consumer {
   }
 
   private async ensureGroup(): Promise<void> {
+    const { redis, keys } = this.options;
     try {
-      await this.options.redis.xgroup('CREATE', this.options.keys.stream, this.group, '0', 'MKSTREAM');
+      // From 0, and with what was trimmed before counted as read, so the group's lag is exact
+      // and the trimmer does not take what retention removed earlier for an eviction.
+      const info = (await redis.xinfo('STREAM', keys.stream).catch(() => [])) as unknown[];
+      const field = (name: string) => Number(info[info.indexOf(name) + 1] ?? 0);
+      const removedBefore = info.length ? Math.max(0, field('entries-added') - field('length')) : 0;
+      await redis.xgroup('CREATE', keys.stream, this.group, '0', 'MKSTREAM', 'ENTRIESREAD', removedBefore);
       this.options.logger.info({ group: this.group }, 'created consumer group from 0');
     } catch (err) {
       if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
@@ -218,7 +226,8 @@ export class Consumer {
         )) as [string, [string, string[]][]][] | null;
         failures = 0;
         const entries = reply?.[0]?.[1];
-        if (entries?.length) this.handle(entries.map(([streamId, fields]) => this.track(streamId, fields, 1)));
+        const items = (entries ?? []).map(([streamId, fields]) => this.track(streamId, fields, 1)).filter((i) => i !== undefined);
+        if (items.length) this.handle(items);
       } catch (err) {
         if (!this.running) break;
         const message = String((err as Error).message);
@@ -231,12 +240,15 @@ export class Consumer {
     }
   }
 
-  private track(streamId: string, fields: string[], attempt: number): WorkItem {
+  /** Start handling an entry; undefined when this replica is handling it already. */
+  private track(streamId: string, fields: string[], attempt: number): WorkItem | undefined {
+    // A replay (XGROUP SETID) hands back entries that may still be in flight here.
+    if (this.inFlight.has(streamId)) return undefined;
     const item: WorkItem = {
       streamId,
       fields,
       attempt,
-      token: `${this.consumerName}|${streamId}|${attempt}`,
+      token: `${this.consumerName}|${streamId}|${attempt}|${++this.reads}`,
       abort: new AbortController(),
       settling: false,
       pass: 0,
@@ -431,13 +443,10 @@ export class Consumer {
         // Another attempt holds a lease (another replica sending, or a send whose outcome is
         // not known yet): it settles the targets, and this entry comes back to see the result.
         this.leavePending(item);
-      } else if (alreadyDone > 0) {
+      } else {
         // Delivered before (a redelivery, a replay, a duplicate entry): acknowledge, send nothing.
         metrics.deliveries.labels(channel, 'duplicate').inc();
         this.settle(item, n, { status: { state: 'delivered' }, action: 'ack' });
-      } else {
-        // Every target failed for good before: it was dead-lettered then.
-        this.settle(item, n, { action: 'ack' });
       }
       return;
     }
@@ -687,8 +696,9 @@ export class Consumer {
         const [err, claimed] = replies[i] ?? [null, null];
         const entry = (claimed as [string, string[]][] | null)?.[0];
         // Nothing back: another replica took it first, or the entry was trimmed away.
-        if (err || !entry || !this.running || this.inFlight.has(id)) return;
-        items.push(this.track(entry[0], entry[1] ?? [], attempt));
+        if (err || !entry || !this.running) return;
+        const item = this.track(entry[0], entry[1] ?? [], attempt);
+        if (item) items.push(item);
       });
       if (items.length) {
         logger.debug({ entries: items.length }, 'took back pending entries');

@@ -109,6 +109,38 @@ describe('replay', () => {
     expect(mails(before.address)).toBe(1);
   });
 
+  it('without resend sends again what an outage dead-lettered, and a redrive of that letter then sends nothing', async () => {
+    await stack.spawnWorker('email');
+    stack.smtp.failWith(550, 1);
+    const lost = await publish('otp');
+    await waitFor(async () => (await emailState(lost.id)).state === 'dead', { what: 'the mail to be dead-lettered' });
+    await drained();
+    expect(mails(lost.address)).toBe(0);
+
+    expect((await replay({ from: lost.streamId })).statusCode).toBe(200);
+    await waitFor(async () => (await emailState(lost.id)).state === 'delivered', { what: 'the replay to deliver it' });
+    await drained();
+    expect(mails(lost.address)).toBe(1);
+
+    // Its dead letter is still there; redriving it now must not send a second mail.
+    const letters = (await stack.pub.app.inject({ method: 'GET', url: '/v1/dead-letters?channel=email', headers: ADMIN })).json().deadLetters;
+    const letter = letters.find((l: { id: string }) => l.id === lost.id);
+    const redrive = await stack.pub.app.inject({ method: 'POST', url: `/v1/dead-letters/${letter.dlqId}/redrive`, headers: ADMIN });
+    expect(redrive.statusCode).toBe(200);
+    expect(redrive.json()).toMatchObject({ id: lost.id, status: 'already_delivered', streamId: null });
+    await drained();
+    expect(mails(lost.address)).toBe(1);
+  });
+
+  it('never moves a group forward past entries it has not read', async () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const res = await replay({ from: future });
+    expect(res.statusCode, res.body).toBe(200);
+    const later = await publish('otp');
+    await stack.spawnWorker('email');
+    await waitFor(() => mails(later.address) === 1, { what: 'a notification published after the replay to be delivered' });
+  });
+
   it('refuses a start already trimmed away, naming the oldest entry left', async () => {
     const old = await publish('otp');
     const kept = await publish('otp');

@@ -6,17 +6,20 @@
 -- record, KEYS[4] the stream, KEYS[5] the channel's passes.
 -- ARGV: 1 dead letter id, 2 channel, 3 now (ms), 4 stream MAXLEN, 5 record TTL (s),
 --       6.. the entry's fields and values to append (channels already narrowed).
--- Returns the new entry's stream id, or false when there is no such dead letter.
+-- Returns the new entry's stream id; 'delivered' when the channel was delivered meanwhile (a
+-- replay mended it: the letter goes, nothing is appended); false when there is no such letter.
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
   return false
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
-local latest = 0
-for _, pass in ipairs(redis.call('HKEYS', KEYS[5])) do
-  latest = math.max(latest, tonumber(pass) or 0)
+local status = redis.call('HGET', KEYS[3], 's:' .. ARGV[2])
+if status then
+  local ok, current = pcall(cjson.decode, status)
+  if ok and type(current) == 'table' and current.s == 'delivered' then return 'delivered' end
 end
+-- A new pass from the channel's one counter, shared with replays, so numbers never collide.
 local field = 'p:' .. ARGV[2]
-local pass = math.max((tonumber(redis.call('HGET', KEYS[3], field)) or 0) + 1, latest + 1)
+local pass = redis.call('HINCRBY', KEYS[5], 'seq', 1)
 redis.call('HSET', KEYS[3], field, pass)
 redis.call('HSET', KEYS[3], 's:' .. ARGV[2], cjson.encode({ s = 'pending', a = 0, u = tonumber(ARGV[3]), n = pass }))
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6))

@@ -4,7 +4,9 @@
 -- Claim delivery targets of one notification on one channel, before sending.
 -- A claim field (`c:<target>`) holds one of:
 --   d<pass>                     delivered in that pass: never send again in it
---   f<pass>                     failed for good in that pass (permanent, gone, out of attempts)
+--   f<pass>                     failed for good in that pass (permanent, gone, out of attempts);
+--                               it does not block a later claim: an entry walked again (a replay
+--                               filling the gaps an outage left) tries once more
 --   l<pass>|<token>|<untilMs>   a lease: the attempt holding <token> is sending until <untilMs>
 -- A token names one attempt on one entry (consumer, stream id, attempt), so a duplicate entry,
 -- or a later attempt of the same entry, waits for a lease that is still running.
@@ -14,7 +16,7 @@
 -- ARGV: 1 token, 2 lease (ms), 3 the channel's pass for this entry, 4 record TTL (s),
 --       5 the record's redrive-pass field (`p:<channel>`), 6.. claim fields.
 -- Returns the pass in effect (the later of the channel's and a redrive's), then per field:
--- 'ok' (leased to token), 'done', 'failed' or 'busy' (leased to another).
+-- 'ok' (leased to token), 'done' or 'busy' (leased to another).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local token, lease = ARGV[1], tonumber(ARGV[2])
@@ -31,11 +33,9 @@ for i = 6, #ARGV do
       if p and tonumber(p) >= pass and holder ~= token and tonumber(untilMs) > now then
         result = 'busy'
       end
-    else
+    elseif kind == 'd' then
       local p = tonumber(string.sub(value, 2))
-      if p and p >= pass then
-        result = (kind == 'd') and 'done' or 'failed'
-      end
+      if p and p >= pass then result = 'done' end
     end
   end
   if result == 'ok' then

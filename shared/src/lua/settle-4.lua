@@ -13,10 +13,10 @@
 --       13 number of claim marks M, then M pairs of claim field and mark: 'd' delivered,
 --          'f' failed for good, 'r' release (drop the token's own lease so a retry may claim),
 --       then, for a dead letter: its fields and values, starting with `channel <channel>`.
--- Status only moves forward within a pass: nothing goes back to pending; delivered and dead are
--- final; skipped may still become retrying, delivered or dead (an entry walked again, as a replay
--- filling gaps does). A later pass may replace anything; an earlier one nothing. A skip as
--- `not_requested` never replaces an existing status.
+-- Status only moves forward within a pass: nothing goes back to pending; delivered is final;
+-- a skip never replaces delivered or dead; skipped and dead may still become retrying or
+-- delivered (an entry walked again, as a replay filling gaps does). A later pass may replace
+-- anything; an earlier one nothing. A skip as `not_requested` never replaces an existing status.
 local function decode(text)
   if not text or text == '' then return nil end
   local ok, value = pcall(cjson.decode, text)
@@ -40,9 +40,9 @@ if new then
       -- nothing new about it: the status an earlier entry wrote stands.
       allowed = false
     elseif pass == currentPass then
-      if current.s == 'delivered' or current.s == 'dead' then
+      if current.s == 'delivered' or new.s == 'pending' then
         allowed = false
-      elseif new.s == 'pending' then
+      elseif current.s == 'dead' and new.s == 'skipped' then
         allowed = false
       end
     end

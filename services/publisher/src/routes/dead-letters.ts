@@ -9,6 +9,11 @@ import { channelParam } from './groups.js';
 
 const REDRIVE_SCRIPT = readFileSync(new URL('../redrive-5.lua', import.meta.url), 'utf8');
 
+const DROP_SCRIPT = `
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+return 1`;
+
 const listSchema = z.strictObject({
   channel: z.string().optional(),
   limit: z
@@ -81,15 +86,19 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: 
     );
     // Someone redrove or dropped it between our read and the script.
     if (!streamId) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
+    if (streamId === 'delivered') {
+      // Delivered meanwhile (a replay filled the gap): the letter is dropped, nothing is sent.
+      return reply.code(200).send({ id: n.id, channel, streamId: null, status: 'already_delivered' });
+    }
     request.log.info({ dlqId: letter.dlqId, id: n.id, channel, streamId }, 'redrove a dead letter');
     return reply.code(202).send({ id: n.id, channel, streamId });
   });
 
   app.delete<{ Params: { dlqId: string } }>('/v1/dead-letters/:dlqId', admin, async (request, reply) => {
     const letter = await find(request.params.dlqId);
-    const removed = Number(await redisCall(redis.xdel(keys.deadLetters, letter.dlqId)));
+    // The letter and its count go together, or neither.
+    const removed = Number(await redisCall(redis.eval(DROP_SCRIPT, 2, keys.deadLetters, keys.deadLetterCounts, letter.dlqId, letter.channel)));
     if (!removed) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
-    await redisCall(redis.hincrby(keys.deadLetterCounts, letter.channel, -1));
     return reply.code(204).send();
   });
 }

@@ -9,6 +9,7 @@ import {
   parseOrThrow,
   previousStreamId,
   readGroupStatus,
+  streamGroups,
   type Channel,
 } from '@herald/shared';
 import type { AppContext } from '../app.js';
@@ -19,12 +20,14 @@ const replaySchema = z.strictObject({
   resend: z.boolean().optional(),
 });
 
-/** Start pass P+1 for a channel at a stream id; answers the new pass. */
+/**
+ * Start a new pass for a channel at a stream id; answers its number. Pass numbers come from one
+ * counter per channel (`seq`), which redrives draw from too, so no two passes share a number.
+ */
 const START_PASS = `
-local latest = 0
-for _, pass in ipairs(redis.call('HKEYS', KEYS[1])) do latest = math.max(latest, tonumber(pass) or 0) end
-redis.call('HSET', KEYS[1], latest + 1, ARGV[1])
-return latest + 1`;
+local pass = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], pass, ARGV[1])
+return pass`;
 
 export function channelParam(value: string): Channel {
   if (!(CHANNELS as readonly string[]).includes(value)) {
@@ -63,16 +66,24 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
         );
       }
     }
-    const setTo = fromId === '0-0' ? '0' : previousStreamId(fromId);
+    // The pass first: a worker reading the walked entries must already see it.
+    const pass = resend ? Number(await redisCall(redis.eval(START_PASS, 1, keys.passes(channel), fromId))) : undefined;
+    // Never move a group forward: entries it has not read yet (workers down, say) would be skipped.
+    const current = (await redisCall(streamGroups(redis, keys.stream))).find((g) => g.name === group);
+    const wanted = fromId === '0-0' ? '0-0' : previousStreamId(fromId);
+    const lastDelivered = current ? String(current['last-delivered-id']) : undefined;
+    const setTo = lastDelivered && compareStreamIds(lastDelivered, wanted) < 0 ? lastDelivered : wanted;
+    const entries = await redisCall(countAfter(redis, keys.stream, setTo));
+    // ENTRIESREAD keeps the group's lag exact after the move (Redis 7 reports none otherwise).
+    const info = fieldsOf(((await redisCall(redis.xinfo('STREAM', keys.stream).catch(() => []))) as unknown[]) ?? []);
+    const entriesRead = Math.max(0, Number(info['entries-added'] ?? 0) - entries);
     try {
-      await redisCall(redis.xgroup('SETID', keys.stream, group, setTo));
+      await redisCall(redis.xgroup('SETID', keys.stream, group, setTo, 'ENTRIESREAD', entriesRead));
     } catch (err) {
       if (!String((err as { cause?: Error }).cause?.message).startsWith('NOGROUP')) throw err;
       // No worker of the channel has run yet: make the group where the replay starts.
-      await redisCall(redis.xgroup('CREATE', keys.stream, group, setTo, 'MKSTREAM'));
+      await redisCall(redis.xgroup('CREATE', keys.stream, group, setTo, 'MKSTREAM', 'ENTRIESREAD', entriesRead));
     }
-    const pass = resend ? Number(await redisCall(redis.eval(START_PASS, 1, keys.passes(channel), fromId))) : undefined;
-    const entries = await redisCall(countAfter(redis, keys.stream, fromId, true));
     request.log.info({ channel, from: fromId, resend: !!resend, pass, entries }, 'replay');
     return { group, from: fromId, entries, ...(pass !== undefined ? { pass } : {}) };
   });

@@ -44,10 +44,13 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
       reply.raw.end();
     };
     open.add(end);
-    request.raw.on('close', () => {
+    const gone = () => {
       open.delete(end);
       end();
-    });
+    };
+    reply.raw.on('close', gone);
+    // The client may have left while the start was looked up: then no close event comes.
+    if (request.raw.destroyed || reply.raw.destroyed) gone();
 
     reply.hijack();
     reply.raw.writeHead(200, {
@@ -89,7 +92,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
           : { id, malformed: decoded.error.message };
         chunk += `id: ${id}\nevent: entry\ndata: ${JSON.stringify(event)}\n\n`;
       }
-      reply.raw.write(chunk);
+      // Backpressure: a slow reader (`herald tail | less`) must not make the publisher buffer the stream.
+      if (!reply.raw.write(chunk) && !closed) await new Promise((resolve) => reply.raw.once('drain', resolve).once('close', resolve));
     }
     end();
   });
