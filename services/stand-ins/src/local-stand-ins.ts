@@ -35,12 +35,18 @@ export function loadOrCreateVapidKeys(stateDir: string): { publicKey: string; pr
 export async function startLocalStandIns(options: {
   vapid: { publicKey: string; privateKey: string };
   ports?: { smtp?: number; twilio?: number; push?: number };
+  /** Interface to listen on (default 127.0.0.1), and the name others reach it by. */
+  host?: string;
+  publicHost?: string;
+  /** Fixed Twilio credentials (default: made up at each start). */
+  twilio?: { accountSid?: string; authToken?: string };
 }): Promise<LocalStandIns> {
   const { vapid, ports = {} } = options;
+  const where = { ...(options.host ? { host: options.host } : {}), ...(options.publicHost ? { publicHost: options.publicHost } : {}) };
   const [smtp, twilio, push] = await Promise.all([
-    startSmtpStandIn({ port: ports.smtp ?? 0 }),
-    startTwilioStandIn({ port: ports.twilio ?? 0 }),
-    startPushStandIn({ port: ports.push ?? 0, vapidPublicKey: vapid.publicKey }),
+    startSmtpStandIn({ port: ports.smtp ?? 0, ...where }),
+    startTwilioStandIn({ port: ports.twilio ?? 0, ...where, ...options.twilio }),
+    startPushStandIn({ port: ports.push ?? 0, vapidPublicKey: vapid.publicKey, ...where }),
   ]);
   const env = {
     email: { SMTP_URL: smtp.url, EMAIL_FROM: 'Herald <notify@herald.localhost>' },

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOrCreateVapidKeys, startLocalStandIns } from './local-stand-ins.js';
@@ -10,16 +10,36 @@ import { loadOrCreateVapidKeys, startLocalStandIns } from './local-stand-ins.js'
  * push it receives. (`npm start` does all of this and starts the services too.)
  *
  * Ports: STANDIN_SMTP_PORT (2525), STANDIN_TWILIO_PORT (4010), STANDIN_PUSH_PORT (4443).
+ * STANDIN_HOST is the interface (default 127.0.0.1) and STANDIN_PUBLIC_HOST the name others
+ * reach them by; STANDIN_TWILIO_ACCOUNT_SID and STANDIN_TWILIO_AUTH_TOKEN fix the credentials;
+ * VAPID_PUBLIC_KEY with VAPID_PRIVATE_KEY fix the VAPID keys (else made once and kept in
+ * .herald/vapid.json); STANDIN_CA_PATH is where the push certificate is copied (for
+ * NODE_EXTRA_CA_CERTS in other containers). docker-compose's `local` profile sets them.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const stateDir = join(root, '.herald');
 mkdirSync(stateDir, { recursive: true });
 
-const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const env_ = process.env;
+const port = (name: string, fallback: number) => Number(env_[name] ?? fallback);
+const vapid =
+  env_.VAPID_PUBLIC_KEY && env_.VAPID_PRIVATE_KEY
+    ? { publicKey: env_.VAPID_PUBLIC_KEY, privateKey: env_.VAPID_PRIVATE_KEY }
+    : loadOrCreateVapidKeys(stateDir);
 const standIns = await startLocalStandIns({
-  vapid: loadOrCreateVapidKeys(stateDir),
+  vapid,
   ports: { smtp: port('STANDIN_SMTP_PORT', 2525), twilio: port('STANDIN_TWILIO_PORT', 4010), push: port('STANDIN_PUSH_PORT', 4443) },
+  ...(env_.STANDIN_HOST ? { host: env_.STANDIN_HOST } : {}),
+  ...(env_.STANDIN_PUBLIC_HOST ? { publicHost: env_.STANDIN_PUBLIC_HOST } : {}),
+  twilio: {
+    ...(env_.STANDIN_TWILIO_ACCOUNT_SID ? { accountSid: env_.STANDIN_TWILIO_ACCOUNT_SID } : {}),
+    ...(env_.STANDIN_TWILIO_AUTH_TOKEN ? { authToken: env_.STANDIN_TWILIO_AUTH_TOKEN } : {}),
+  },
 });
+if (env_.STANDIN_CA_PATH) {
+  mkdirSync(dirname(env_.STANDIN_CA_PATH), { recursive: true });
+  copyFileSync(standIns.push.caCertPath, env_.STANDIN_CA_PATH);
+}
 const env = { ...standIns.env.email, ...standIns.env.sms, ...standIns.env.push };
 const envFile = join(stateDir, 'local.env');
 writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });

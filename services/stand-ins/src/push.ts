@@ -45,8 +45,15 @@ export interface StandInSubscription {
 }
 
 export interface PushStandInOptions {
-  /** Port to listen on (on 127.0.0.1); 0 (default) picks a free one. */
+  /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string;
+  /**
+   * The name others reach it by (in endpoints, the VAPID audience and the certificate), when it
+   * is not 127.0.0.1: `stand-ins` in docker-compose, say.
+   */
+  publicHost?: string;
   /**
    * The application server key the subscriptions were made with (base64url). When set, pushes
    * signed with another VAPID key are answered 403, as a real push service does.
@@ -247,6 +254,7 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
         altNames: [
           { type: 2, value: 'localhost' },
           { type: 7, ip: '127.0.0.1' },
+          ...(options.publicHost && options.publicHost !== '127.0.0.1' ? [{ type: 2 as const, value: options.publicHost }] : []),
         ],
       },
     ],
@@ -367,7 +375,7 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
         server.off('error', reject);
         resolve();
       });
@@ -377,7 +385,7 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  origin = `https://127.0.0.1:${port}`;
+  origin = `https://${options.publicHost ?? '127.0.0.1'}:${port}`;
 
   let closing: Promise<void> | undefined;
   return {

@@ -32,6 +32,8 @@ export interface SmtpStandInOptions {
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
+  /** The name others reach it by, for `url`, when not the interface (`stand-ins` in docker-compose). */
+  publicHost?: string;
 }
 
 /**
@@ -218,7 +220,7 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
       return port;
     },
     get url() {
-      return `smtp://${host}:${port}`;
+      return `smtp://${options.publicHost ?? host}:${port}`;
     },
     messages: arrivals.items,
     failWith(code, count) {

@@ -19,8 +19,12 @@ export interface ReceivedSms {
 }
 
 export interface TwilioStandInOptions {
-  /** Port to listen on (on 127.0.0.1); 0 (default) picks a free one. */
+  /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string;
+  /** The name others reach it by, for `baseUrl`, when it is not 127.0.0.1. */
+  publicHost?: string;
   /** The only account it serves. Default: `AC` + 32 random hex characters. */
   accountSid?: string;
   /** Basic-auth password. Default: 32 random hex characters. */
@@ -271,7 +275,7 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
@@ -281,7 +285,7 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
   let closing: Promise<void> | undefined;
   return {
     port,
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://${options.publicHost ?? '127.0.0.1'}:${port}`,
     accountSid,
     authToken,
     messages: arrivals.items,
