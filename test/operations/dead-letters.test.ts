@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Channel, GroupStatus, NotificationStatusView } from '@herald/shared';
+import type { Channel, DeadLetterView, GroupStatus, NotificationStatusView } from '@herald/shared';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -8,18 +8,6 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const PUBLISH = { authorization: 'Bearer pk' };
 const ADMIN = { authorization: 'Bearer ak' };
-
-interface DeadLetterView {
-  dlqId: string;
-  channel: string;
-  streamId: string;
-  id: string;
-  reason: string;
-  attempts: number;
-  error: string;
-  createdAt: string;
-  entry: Record<string, string>;
-}
 
 let stack: TestStack;
 /** Notification ids by role. */
