@@ -34,7 +34,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
       const at = info ? info.indexOf('last-generated-id') : -1;
       start = at >= 0 ? String(info![at + 1]) : '0-0';
     }
-    const reader = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+    // Fails fast while Redis is away (no offline queue), so the loop keeps sending heartbeats.
+    const reader = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: undefined });
     reader.on('error', () => undefined); // reconnects by itself; the loop below reports nothing to the client
     let closed = false;
     const end = () => {
@@ -61,6 +62,13 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     });
     reply.raw.write(': herald live stream\n\n');
 
+    // The first read waits for the connection (briefly), rather than fail and back off.
+    if (reader.status !== 'ready') {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        reader.once('ready', () => resolve(clearTimeout(timer)));
+      });
+    }
     let cursor = start;
     while (!closed) {
       let reply_: [string, [string, string[]][]][] | null;
@@ -68,6 +76,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
         reply_ = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor)) as typeof reply_;
       } catch {
         if (closed) break;
+        // Redis is away (or the connection is still being made): say so, and try again shortly.
+        reply.raw.write(': waiting for redis\n\n');
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
