@@ -14,6 +14,8 @@ export interface GroupStatus {
   pending: number;
   /** Entries not yet handed to the group. */
   lag: number;
+  /** Entries the group has read so far (Redis's count, when it knows it): its rate is throughput. */
+  entriesRead: number | null;
   lastDeliveredId: string | null;
   /** Age of the oldest pending entry, in ms; 0 with nothing pending. */
   oldestPendingAgeMs: number;
@@ -62,7 +64,7 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
       const info = groups.find((g) => g.name === name);
       const deadLetters = Math.max(0, Number(counts[channel] ?? 0));
       if (!info) {
-        return { channel, group: name, exists: false, consumers: [], pending: 0, lag: 0, lastDeliveredId: null, oldestPendingAgeMs: 0, deadLetters };
+        return { channel, group: name, exists: false, consumers: [], pending: 0, lag: 0, entriesRead: null, lastDeliveredId: null, oldestPendingAgeMs: 0, deadLetters };
       }
       const lastDeliveredId = String(info['last-delivered-id']);
       const [consumerRows, summary] = await Promise.all([
@@ -79,6 +81,7 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
         consumers: consumerRows.map(record).map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
         pending: Number(summary[0]),
         lag,
+        entriesRead: typeof info['entries-read'] === 'number' ? (info['entries-read'] as number) : null,
         lastDeliveredId,
         oldestPendingAgeMs: oldest ? Math.max(0, now - streamIdTime(oldest)) : 0,
         deadLetters,

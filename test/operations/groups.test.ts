@@ -87,6 +87,7 @@ describe('group status', () => {
         consumers: [],
         pending: 0,
         lag: 0,
+        entriesRead: null,
         lastDeliveredId: null,
         oldestPendingAgeMs: 0,
         deadLetters: 0,
@@ -140,6 +141,8 @@ describe('group status', () => {
       consumers: [{ name: consumer, pending: 0, idleMs: expect.any(Number) }],
       pending: 0,
       lag: 0,
+      // Everything in the stream, read (the group was made with nothing trimmed before it).
+      entriesRead: published.length + 1,
       lastDeliveredId: published.at(-1)!.streamId,
       oldestPendingAgeMs: 0,
       deadLetters: 0,

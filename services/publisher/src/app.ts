@@ -6,6 +6,8 @@ import type { PublisherConfig } from './config.js';
 import { sendError } from './http-errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { SESSION_COOKIE, readCookie } from './dashboard/session.js';
+import { DashboardSessions, dashboardRoutes } from './routes/dashboard.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
@@ -70,6 +72,7 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
     }),
   };
   const keyRing = new KeyRing(config.HERALD_API_KEYS, config.HERALD_ADMIN_KEYS);
+  const sessions = new DashboardSessions(config.HERALD_ADMIN_KEYS);
 
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
@@ -79,6 +82,14 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     if (config.public) return;
+    // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
+    // that changes something must carry a header no other site's form or link can add.
+    if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
+      if (request.method !== 'GET' && request.headers['x-herald-dashboard'] !== '1') {
+        throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
+      }
+      return;
+    }
     keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
   });
 
@@ -110,5 +121,6 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   groupRoutes(app, context);
   deadLetterRoutes(app, context);
   liveStreamRoutes(app, context);
+  dashboardRoutes(app, keyRing, sessions);
   return app;
 }

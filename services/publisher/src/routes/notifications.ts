@@ -85,6 +85,20 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     return reply.code(400).send({ ...error.toBody(), results });
   });
 
+  // The most recent notifications with each channel's state, newest first (admin; the dashboard).
+  app.get<{ Querystring: { limit?: string } }>('/v1/notifications', { config: { role: 'admin' } }, async (request) => {
+    const limit = Math.min(200, Math.max(1, Number(request.query.limit ?? 20) || 20));
+    const entries = (await redisCall(redis.xrevrange(keys.stream, '+', '-', 'COUNT', limit))) as [string, string[]][];
+    const ids = [...new Set(entries.map(([, fields]) => fields[fields.indexOf('id') + 1]).filter((id): id is string => !!id && NOTIFICATION_ID_PATTERN.test(id)))];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(keys.notification(id));
+    const replies = ids.length ? ((await redisCall(pipeline.exec())) ?? []) : [];
+    const notifications = ids
+      .map((id, i) => toStatusView(id, (replies[i]?.[1] ?? {}) as Record<string, string>))
+      .filter((v) => v !== undefined);
+    return { notifications };
+  });
+
   app.get<{ Params: { id: string } }>('/v1/notifications/:id', async (request) => {
     const { id } = request.params;
     if (!NOTIFICATION_ID_PATTERN.test(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { HeraldError } from '@herald/shared';
+import type { KeyRing } from '../auth.js';
+import { DashboardSessions, SESSION_COOKIE, SESSION_TTL_MS, readCookie } from '../dashboard/session.js';
+
+const PAGE = readFileSync(new URL('../dashboard/index.html', import.meta.url), 'utf8');
+const SCRIPT = readFileSync(new URL('../dashboard/app.js', import.meta.url), 'utf8');
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * `/dashboard`, for admins: a page that signs in with an admin key (the key is posted once and
+ * traded for an HttpOnly, SameSite=Strict session cookie; never in a URL), then shows the
+ * channels, recent notifications and dead letters, polling the API with that cookie. With no
+ * keys configured it is open, like the API (which then serves on loopback only).
+ */
+export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions: DashboardSessions): void {
+  const open = { config: { public: true } };
+  const signedIn = (cookie: string | undefined) => keyRing.open || sessions.valid(readCookie(cookie, SESSION_COOKIE));
+
+  app.get('/dashboard', open, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(PAGE));
+  app.get('/dashboard/app.js', open, async (_request, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
+  );
+
+  app.get('/dashboard/session', open, async (request) => ({ signedIn: signedIn(request.headers.cookie), open: keyRing.open }));
+
+  app.post<{ Body: { key?: unknown } }>('/dashboard/session', open, async (request, reply) => {
+    if (keyRing.open) return { signedIn: true };
+    const key = typeof request.body?.key === 'string' ? request.body.key : '';
+    try {
+      keyRing.authorize(`Bearer ${key}`, 'admin');
+    } catch (err) {
+      if (err instanceof HeraldError) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'That is not an admin key');
+      throw err;
+    }
+    const secure = request.protocol === 'https' ? '; Secure' : '';
+    reply.header(
+      'set-cookie',
+      `${SESSION_COOKIE}=${sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+    );
+    return { signedIn: true };
+  });
+
+  app.delete('/dashboard/session', open, async (_request, reply) =>
+    reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).code(204).send(),
+  );
+}
+
+export { DashboardSessions };
