@@ -55,6 +55,23 @@ describe('dashboard', () => {
     await context.close();
   });
 
+  it('serves the push demo, which loads without errors and registers its service worker', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${base}/demo/`);
+    // Headless Chromium has no push service to subscribe with; the worker's registration is what can be checked.
+    const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
+    expect(scope).toBe(`${base}/demo/`);
+    await page.locator('#log', { hasText: 'Service worker registered' }).waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('takes only admin keys, and a cookie session cannot change anything without the dashboard header', async () => {
     const publishKey = await stack.pub.app.inject({ method: 'POST', url: '/dashboard/session', payload: { key: 'pk' } });
     expect(publishKey.statusCode).toBe(401);

@@ -9,6 +9,7 @@ import { Publisher } from './publisher.js';
 import { SESSION_COOKIE, readCookie } from './dashboard/session.js';
 import { DashboardSessions, dashboardRoutes } from './routes/dashboard.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
+import { pushDemoRoutes } from './routes/push-demo.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { liveStreamRoutes } from './routes/live-stream.js';
@@ -122,5 +123,6 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   deadLetterRoutes(app, context);
   liveStreamRoutes(app, context);
   dashboardRoutes(app, keyRing, sessions);
+  pushDemoRoutes(app);
   return app;
 }
