@@ -2,6 +2,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../helpers/stack.js';
 
+/** The browser's own global, as page.evaluate sees it (the tests type-check without DOM types). */
+declare const navigator: { serviceWorker: { ready: Promise<{ scope: string }> } };
+
 /** The dashboard in a real headless Chromium (Debian's, installed by .ci/run; never downloaded). */
 let stack: TestStack;
 let browser: Browser;

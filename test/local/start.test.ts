@@ -64,6 +64,11 @@ describe('npm start: the whole system on one machine', () => {
     await stack.waitForOutput('[email] to demo@herald.localhost');
     await stack.waitForOutput('[sms]   to +15555550100');
     await stack.waitForOutput(/\[push\] .*decrypted: \{.*"title":"Hello"/);
+    // The dashboard shows what the stand-ins received (no keys: open on loopback).
+    const outbox = (await (await fetch(`http://127.0.0.1:${port}/dashboard/outbox`)).json()) as { available: boolean; emails: unknown[]; pushes: { payload: string }[] };
+    expect(outbox.available).toBe(true);
+    expect(outbox.emails[0]).toMatchObject({ to: ['demo@herald.localhost'], subject: 'Hello' });
+    expect(outbox.pushes[0].payload).toContain('"title":"Hello"');
     // Each service's lines carry its name; two SMS replicas run.
     expect(stack.output()).toMatch(/\[sms-2\] +info sms worker started/);
   });

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,18 @@ const base: NodeJS.ProcessEnv = { ...env, REDIS_URL: redis.url };
 const channelEnv = (c: Channel) => (real[c] || !standIns ? {} : standIns.env[c]);
 const publisherUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+// The stand-ins' outbox, for the dashboard (the publisher fetches it from here).
+let outboxUrl: string | undefined;
+if (standIns) {
+  const server = createServer((request, response) => {
+    if (request.url !== '/outbox') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(standIns.outbox()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  outboxUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/outbox`;
+}
+
 const supervisor = new Supervisor(root, out);
 supervisor.start('publisher', 'services/publisher/src/main.ts', {
   ...base,
@@ -50,6 +63,7 @@ supervisor.start('publisher', 'services/publisher/src/main.ts', {
   HOST: host,
   ...(vapid ? { VAPID_PUBLIC_KEY: vapid.publicKey } : {}),
   ...(standIns && !real.push ? { HERALD_ALLOW_PRIVATE_PUSH: 'true' } : {}),
+  ...(outboxUrl ? { HERALD_OUTBOX_URL: outboxUrl } : {}),
 });
 const metricsUrls: string[] = [];
 for (const channel of CHANNELS) {
@@ -95,6 +109,7 @@ out(
     '',
     '──────────────── Herald is running ────────────────',
     `  Publisher   ${publisherUrl}   (health ${publisherUrl}/healthz, metrics ${publisherUrl}/metrics)`,
+    `  Dashboard   ${publisherUrl}/dashboard   Push demo ${publisherUrl}/demo/`,
     `  Redis       ${redis.url}   (${redis.how})`,
     ...CHANNELS.map((c) => `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${standIns ? ` (${c === 'email' ? standIns.smtp.url : c === 'sms' ? standIns.twilio.baseUrl : standIns.push.origin})` : ''}`}`),
     `  Worker metrics: ${metricsUrls.join(', ')}`,

@@ -122,7 +122,7 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   groupRoutes(app, context);
   deadLetterRoutes(app, context);
   liveStreamRoutes(app, context);
-  dashboardRoutes(app, keyRing, sessions);
+  dashboardRoutes(app, keyRing, sessions, config.HERALD_OUTBOX_URL);
   pushDemoRoutes(app);
   return app;
 }

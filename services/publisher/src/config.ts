@@ -16,6 +16,8 @@ export const publisherEnv = {
   HERALD_IDEMPOTENCY_TTL_S: envInt(86400, 1),
   /** Approximate cap on the stream's length (XADD MAXLEN ~), the memory safety valve. Default 1000000. */
   HERALD_STREAM_MAXLEN: envInt(1_000_000, 1000),
+  /** Where the local stand-ins show what they received (set by `npm start`), for the dashboard. */
+  HERALD_OUTBOX_URL: z.string().trim().url('expected an http URL').optional(),
   /** How long a Redis command may take before the request answers 503, in ms. Default 1000. */
   HERALD_REDIS_TIMEOUT_MS: envInt(1000, 50, 60_000),
 };

@@ -19,4 +19,4 @@ export {
   type ReceivedPush,
   type StandInSubscription,
 } from './push.js';
-export { loadOrCreateVapidKeys, startLocalStandIns, type LocalStandIns } from './local-stand-ins.js';
+export { loadOrCreateVapidKeys, startLocalStandIns, type LocalStandIns, type Outbox } from './local-stand-ins.js';

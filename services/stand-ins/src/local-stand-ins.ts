@@ -12,9 +12,17 @@ export interface LocalStandIns {
   push: PushStandIn;
   /** Per channel, the variables that point its worker (and the publisher) at the stand-in. */
   env: { email: Record<string, string>; sms: Record<string, string>; push: Record<string, string> };
+  /** The latest of what arrived (up to 50 of each), for the dashboard. */
+  outbox(): Outbox;
   /** Print every email, SMS and decrypted push as it arrives; returns a stop function. */
   watch(write: (line: string) => void): () => void;
   close(): Promise<void>;
+}
+
+export interface Outbox {
+  emails: { to: string[]; subject: string; text: string; messageId: string; receivedAt: number }[];
+  sms: { to: string; from?: string; body: string; sid: string; receivedAt: number }[];
+  pushes: { endpoint: string; payload: string; ttl: number; receivedAt: number }[];
 }
 
 /**
@@ -70,6 +78,14 @@ export async function startLocalStandIns(options: {
     twilio,
     push,
     env,
+    outbox() {
+      const last = <T>(items: T[]) => items.slice(-50).reverse();
+      return {
+        emails: last(smtp.messages).map(({ to, subject, text, messageId, receivedAt }) => ({ to, subject, text, messageId, receivedAt })),
+        sms: last(twilio.messages).map(({ to, from, body, sid, receivedAt }) => ({ to, ...(from ? { from } : {}), body, sid, receivedAt })),
+        pushes: last(push.received).map(({ endpoint, payload, ttl, receivedAt }) => ({ endpoint, payload, ttl, receivedAt })),
+      };
+    },
     watch(write) {
       const seen = { mail: 0, sms: 0, push: 0 };
       const timer = setInterval(() => {

@@ -47,11 +47,22 @@ function showSignIn() {
 }
 
 async function refresh() {
-  const [{ groups }, recent, dead] = await Promise.all([
+  const [{ groups }, recent, dead, outbox] = await Promise.all([
     api('/v1/groups'),
     api('/v1/notifications?limit=20'),
     api('/v1/dead-letters?limit=20'),
+    api('/dashboard/outbox'),
   ]);
+  document.getElementById('outbox').hidden = !outbox.available;
+  if (outbox.available) {
+    const when = (ms) => new Date(ms).toLocaleTimeString();
+    const rows = [
+      ...outbox.emails.map((m) => ({ at: m.receivedAt, cells: ['email', m.to.join(', '), `${m.subject}: ${m.text}`, when(m.receivedAt)] })),
+      ...outbox.sms.map((m) => ({ at: m.receivedAt, cells: ['sms', m.to, m.body, when(m.receivedAt)] })),
+      ...outbox.pushes.map((m) => ({ at: m.receivedAt, cells: ['push', new URL(m.endpoint).pathname, m.payload, when(m.receivedAt)] })),
+    ].sort((a, b) => b.at - a.at);
+    document.querySelector('#outbox-table tbody').replaceChildren(...rows.slice(0, 30).map((r) => row(r.cells)));
+  }
   signedIn = true;
   document.getElementById('signin').hidden = true;
   document.getElementById('app').hidden = false;

@@ -18,7 +18,7 @@ const SECURITY_HEADERS = {
  * channels, recent notifications and dead letters, polling the API with that cookie. With no
  * keys configured it is open, like the API (which then serves on loopback only).
  */
-export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions: DashboardSessions): void {
+export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions: DashboardSessions, outboxUrl?: string): void {
   const open = { config: { public: true } };
   const signedIn = (cookie: string | undefined) => keyRing.open || sessions.valid(readCookie(cookie, SESSION_COOKIE));
 
@@ -44,6 +44,17 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
       `${SESSION_COOKIE}=${sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
     );
     return { signedIn: true };
+  });
+
+  // What the local stand-ins received (with `npm start`); admin, like the rest of the data.
+  app.get('/dashboard/outbox', { config: { role: 'admin' } }, async () => {
+    if (!outboxUrl) return { available: false };
+    try {
+      const res = await fetch(outboxUrl, { signal: AbortSignal.timeout(2000) });
+      return { available: true, ...((await res.json()) as object) };
+    } catch {
+      return { available: false };
+    }
   });
 
   app.delete('/dashboard/session', open, async (_request, reply) =>
