@@ -68,7 +68,7 @@ describe('npm start: the whole system on one machine', () => {
     const outbox = (await (await fetch(`http://127.0.0.1:${port}/dashboard/outbox`)).json()) as { available: boolean; emails: unknown[]; pushes: { payload: string }[] };
     expect(outbox.available).toBe(true);
     expect(outbox.emails[0]).toMatchObject({ to: ['demo@herald.localhost'], subject: 'Hello' });
-    expect(outbox.pushes[0].payload).toContain('"title":"Hello"');
+    expect(outbox.pushes[0]!.payload).toContain('"title":"Hello"');
     // Each service's lines carry its name; two SMS replicas run.
     expect(stack.output()).toMatch(/\[sms-2\] +info sms worker started/);
   });
