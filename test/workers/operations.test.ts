@@ -46,6 +46,10 @@ describe('running a worker', () => {
     const sms = spawnService('services/sms/src/main.ts', { ...stack.workerEnv('sms'), TWILIO_ACCOUNT_SID: 'XX123' });
     expect(await sms.exited).toBe(1);
     expect(sms.output()).toContain('TWILIO_ACCOUNT_SID');
+    // An extra certificate authority that is not there yet: stop (to be restarted), not run blind.
+    const push = spawnService('services/push/src/main.ts', { ...stack.workerEnv('push'), NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' });
+    expect(await push.exited).toBe(1);
+    expect(push.output()).toContain('NODE_EXTRA_CA_CERTS: /nonexistent/ca.pem does not exist');
   });
 
   it('delivers only the types in HERALD_TYPES and skips the others as type_filtered', async () => {

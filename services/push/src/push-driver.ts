@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import webpush from 'web-push';
 import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
@@ -21,6 +22,11 @@ export interface PushDriverOptions {
  */
 export function createPushDriver(config: PushConfig, _services: WorkerServices, options: PushDriverOptions = {}): ChannelDriver {
   const problems: string[] = [];
+  // Node reads NODE_EXTRA_CA_CERTS once, at start, and only warns when the file is missing: then
+  // every push to that authority would fail. Better to stop and be restarted once it is there
+  // (docker-compose's local profile starts the worker before the stand-ins have written it).
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraCa && !existsSync(extraCa)) problems.push(`NODE_EXTRA_CA_CERTS: ${extraCa} does not exist (yet)`);
   if (!config.VAPID_PUBLIC_KEY) problems.push('VAPID_PUBLIC_KEY: required, a base64url P-256 public key');
   if (!config.VAPID_PRIVATE_KEY) problems.push('VAPID_PRIVATE_KEY: required, a base64url P-256 private key');
   else if (config.VAPID_PUBLIC_KEY && !vapidKeysMatch(config.VAPID_PUBLIC_KEY, config.VAPID_PRIVATE_KEY)) {
