@@ -53,14 +53,17 @@ function freePort(): Promise<number> {
 
 /**
  * Redis for the local stack: REDIS_URL when set; else one already listening on
- * 127.0.0.1:6379; else a `redis-server` from PATH started on a free port, with append-only
- * persistence under `<stateDir>/redis/` so notifications survive a restart of the stack.
+ * 127.0.0.1:6379 (unless HERALD_START_REDIS=own); else a `redis-server` from PATH started on a
+ * free port, with append-only persistence under `<stateDir>/redis/` so notifications survive a
+ * restart of the stack.
  */
 export async function localRedis(env: NodeJS.ProcessEnv, stateDir: string): Promise<LocalRedis> {
   const none = async () => undefined;
   if (env.REDIS_URL) return { url: env.REDIS_URL, how: 'REDIS_URL', stop: none };
-  if (await answersPing(6379)) return { url: 'redis://127.0.0.1:6379', how: 'already running on 127.0.0.1:6379', stop: none };
-  if (spawnSync('redis-server', ['--version']).error) {
+  if (env.HERALD_START_REDIS !== 'own' && (await answersPing(6379))) {
+    return { url: 'redis://127.0.0.1:6379', how: 'already running on 127.0.0.1:6379', stop: none };
+  }
+  if (spawnSync('redis-server', ['--version'], { env }).error) {
     throw new NoRedisError(
       'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
     );

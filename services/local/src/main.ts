@@ -14,7 +14,8 @@ import { Supervisor } from './supervisor.js';
  * of each worker (default 1). Ctrl+C stops everything.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const stateDir = join(root, '.herald');
+/** Kept state (VAPID keys, the Redis it starts): `.herald/`, or HERALD_STATE_DIR. */
+const stateDir = process.env.HERALD_STATE_DIR ?? join(root, '.herald');
 const env = process.env;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
