@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../helpers/stack.js';
 
@@ -24,15 +24,21 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** Everything the page reports as an error: console errors and uncaught exceptions. */
+function consoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (err) => errors.push(err.message));
+  return errors;
+}
+
 describe('dashboard', () => {
   it('signs in with an admin key into an HttpOnly, SameSite=Strict cookie and shows a published notification delivered', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
-    page.on('pageerror', (err) => errors.push(err.message));
+    const errors = consoleErrors(page);
 
     await page.goto(`${base}/dashboard`);
     await page.locator('#signin').waitFor({ state: 'visible' });
@@ -61,11 +67,7 @@ describe('dashboard', () => {
   it('serves the push demo, which loads without errors and registers its service worker', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
-    page.on('pageerror', (err) => errors.push(err.message));
+    const errors = consoleErrors(page);
     await page.goto(`${base}/demo/`);
     // Headless Chromium has no push service to subscribe with; the worker's registration is what can be checked.
     const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
