@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
-import { CHANNELS, GROUPS, encodeEntry, makeKeys, type Notification } from '@herald/shared';
+import { CHANNELS, GROUPS, encodeEntry, makeKeys, toRecord, type Notification } from '@herald/shared';
 import { freePort } from '../test/helpers/free-port.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { spawnService, type ServiceProcess } from '../test/helpers/service-process.js';
@@ -96,7 +96,7 @@ async function endToEnd(): Promise<{ rate: number; bytesPerNotification: number;
   });
   await Promise.all(senders);
   for (;;) {
-    const groups = ((await redis.xinfo('GROUPS', keys.stream)) as unknown[][]).map((row) => Object.fromEntries(chunks(row)));
+    const groups = ((await redis.xinfo('GROUPS', keys.stream)) as unknown[][]).map(toRecord);
     if (groups.every((g) => g.lag === 0 && g.pending === 0)) break;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -112,12 +112,6 @@ async function endToEnd(): Promise<{ rate: number; bytesPerNotification: number;
   for (const p of processes) p.child.kill('SIGTERM');
   await Promise.all(processes.map((p) => p.exited));
   return { rate: N / seconds, bytesPerNotification, workerRssMb };
-}
-
-function chunks(row: unknown[]): [string, unknown][] {
-  const out: [string, unknown][] = [];
-  for (let i = 0; i + 1 < row.length; i += 2) out.push([String(row[i]), row[i + 1]]);
-  return out;
 }
 
 try {

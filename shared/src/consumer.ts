@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { claimField, encodeChannelStatus, statusField, type ChannelStatus } from './notification-record.js';
 import type { StoredPushSubscription } from './push-subscription.js';
 import { redactContactData } from './redact.js';
+import { readStreamInfo, toRecord } from './redis-replies.js';
 import { reconnectDelay } from './redis.js';
 import { retryDelayMs } from './retry-policy.js';
 import { decodeEntry } from './stream-codec.js';
@@ -183,9 +184,8 @@ export class Consumer {
     try {
       // From 0, and with what was trimmed before counted as read, so the group's lag is exact
       // and the trimmer does not take what retention removed earlier for an eviction.
-      const info = (await redis.xinfo('STREAM', keys.stream).catch(() => [])) as unknown[];
-      const field = (name: string) => Number(info[info.indexOf(name) + 1] ?? 0);
-      const removedBefore = info.length ? Math.max(0, field('entries-added') - field('length')) : 0;
+      const info = await readStreamInfo(redis, keys.stream);
+      const removedBefore = info ? Math.max(0, Number(info['entries-added'] ?? 0) - Number(info.length ?? 0)) : 0;
       await redis.xgroup('CREATE', keys.stream, this.group, '0', 'MKSTREAM', 'ENTRIESREAD', removedBefore);
       this.options.logger.info({ group: this.group }, 'created consumer group from 0');
     } catch (err) {
@@ -715,7 +715,7 @@ export class Consumer {
     try {
       const rows = (await redis.xinfo('CONSUMERS', keys.stream, this.group)) as unknown[][];
       const stale = rows
-        .map((row) => fieldsOf(row))
+        .map((row) => toRecord(row))
         .filter((c) => c.name !== this.consumerName && Number(c.pending) === 0 && Number(c.idle) > config.HERALD_CONSUMER_GC_S * 1000);
       if (stale.length === 0) return;
       const pipeline = redis.pipeline() as PipelineWithScripts;
@@ -730,12 +730,6 @@ export class Consumer {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function fieldsOf(row: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
-  return out;
 }
 
 function safeJson<T>(text: string): T | undefined {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { CHANNELS, GROUPS, type Channel } from './glossary.js';
 import type { Keys } from './keys.js';
+import { toRecord } from './redis-replies.js';
 import { streamIdTime } from './stream-ids.js';
 
 /** What operators and autoscalers need to know about one channel's consumer group. */
@@ -25,16 +26,10 @@ export interface GroupStatus {
 /** Most entries counted one by one when Redis does not report a group's lag. */
 const LAG_COUNT_LIMIT = 1_000_000;
 
-function record(row: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
-  return out;
-}
-
 /** XINFO GROUPS as records (empty when the stream does not exist). */
 export async function streamGroups(redis: Redis, stream: string): Promise<Record<string, unknown>[]> {
   try {
-    return ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(record);
+    return ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(toRecord);
   } catch (err) {
     if (String((err as Error).message).includes('no such key')) return [];
     throw err;
@@ -78,7 +73,7 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
         channel,
         group: name,
         exists: true,
-        consumers: consumerRows.map(record).map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
+        consumers: consumerRows.map(toRecord).map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
         pending: Number(summary[0]),
         lag,
         entriesRead: typeof info['entries-read'] === 'number' ? (info['entries-read'] as number) : null,

@@ -30,3 +30,5 @@ export * from './group-status.js';
 export * from './group-metrics.js';
 export * from './trimmer.js';
 export * from './dead-letter.js';
+export * from './redis-replies.js';
+export * from './free-port.js';

@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { streamGroups } from './group-status.js';
 import type { Keys } from './keys.js';
 import type { Logger } from './logger.js';
+import { readStreamInfo } from './redis-replies.js';
 import { compareStreamIds, minStreamId } from './stream-ids.js';
 
 export interface TrimmerOptions {
@@ -101,9 +102,7 @@ export class Trimmer {
    */
   private async checkEvictions(groups: Record<string, unknown>[]): Promise<void> {
     const { redis, keys, logger } = this.options;
-    const info = ((await redis.xinfo('STREAM', keys.stream)) as unknown[]) ?? [];
-    const stream: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < info.length; i += 2) stream[String(info[i])] = info[i + 1];
+    const stream = (await readStreamInfo(redis, keys.stream)) ?? {};
     const first = (stream['first-entry'] as [string] | null)?.[0];
     const added = Number(stream['entries-added'] ?? 0);
     const length = Number(stream.length ?? 0);

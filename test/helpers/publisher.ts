@@ -68,11 +68,11 @@ export async function startPublisher(redisUrl: string, env: Record<string, strin
 }
 
 /**
- * The usual frame of a publisher test file: one redis-server for the file, a fresh publisher
- * (own stream and prefix) for each test. Read `ctx.pub` inside tests; `ctx.restart(env)` swaps
- * in a publisher with other settings.
+ * The usual frame of a publisher test file: one redis-server for the file, and a publisher
+ * (own stream and prefix) for each test, or with `{ perFile: true }` one for the whole file.
+ * Read `ctx.pub` inside tests; `ctx.restart(env)` swaps in a publisher with other settings.
  */
-export function usePublisherPerTest(env: Record<string, string> = {}) {
+export function usePublisher(env: Record<string, string> = {}, { perFile = false } = {}) {
   let redis: TestRedis | undefined;
   let current: TestPublisher | undefined;
   const ctx = {
@@ -88,18 +88,24 @@ export function usePublisherPerTest(env: Record<string, string> = {}) {
       return current;
     },
   };
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.destroy();
-  });
-  beforeEach(async () => {
+  const open = async () => {
     current = await startPublisher(redis!.url, env);
-  });
-  afterEach(async () => {
+  };
+  const close = async () => {
     await current?.close();
     current = undefined;
+  };
+  beforeAll(async () => {
+    redis = await startRedis();
+    if (perFile) await open();
   });
+  afterAll(async () => {
+    if (perFile) await close();
+    await redis?.destroy();
+  });
+  if (!perFile) {
+    beforeEach(open);
+    afterEach(close);
+  }
   return ctx;
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEntry } from '@herald/shared';
-import { startPublisher, usePublisherPerTest } from '../helpers/publisher.js';
+import { startPublisher, usePublisher } from '../helpers/publisher.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const ENV = { HERALD_ADMIN_KEYS: 'ak', HERALD_API_KEYS: 'pk' };
-const ctx = usePublisherPerTest(ENV);
+const ctx = usePublisher(ENV);
 
 const EMAIL = 'ada@example.com';
 const PHONE = '+14155550123';

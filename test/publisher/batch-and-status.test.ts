@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry, encodeChannelStatus } from '@herald/shared';
-import { usePublisherPerTest } from '../helpers/publisher.js';
+import { usePublisher } from '../helpers/publisher.js';
 
-const ctx = usePublisherPerTest();
+const ctx = usePublisher();
 
 const BATCH_LIMIT = 1024 * 1024;
 

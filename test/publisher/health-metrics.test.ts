@@ -1,18 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { describe, expect, it } from 'vitest';
+import { usePublisher } from '../helpers/publisher.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  pub = await startPublisher(redisServer.url);
-});
-afterAll(async () => {
-  await pub.close();
-  await redisServer.destroy();
-});
+const ctx = usePublisher({}, { perFile: true });
 
 function metricValue(text: string, line: string): number {
   const found = text.split('\n').find((l) => l.startsWith(line + ' '));
@@ -21,22 +10,22 @@ function metricValue(text: string, line: string): number {
 
 describe('health and metrics', () => {
   it('answers /healthz and /readyz while Redis is up', async () => {
-    expect((await pub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    const ready = await pub.app.inject({ method: 'GET', url: '/readyz' });
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await ctx.pub.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready' });
   });
 
   it('counts notifications by outcome and times requests in Prometheus text', async () => {
     const send = (payload: unknown) =>
-      pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: payload as object });
+      ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: payload as object });
     const n = { id: 'm-1', userId: 'u', type: 'otp', body: 'b' };
     expect((await send(n)).statusCode).toBe(202);
     expect((await send(n)).statusCode).toBe(200);
     expect((await send({ ...n, body: 'other' })).statusCode).toBe(409);
     expect((await send({ userId: 'u' })).statusCode).toBe(400);
 
-    const res = await pub.app.inject({ method: 'GET', url: '/metrics' });
+    const res = await ctx.pub.app.inject({ method: 'GET', url: '/metrics' });
     expect(res.headers['content-type']).toContain('text/plain');
     const text = res.body;
     expect(metricValue(text, 'herald_notifications_published_total{outcome="accepted"}')).toBe(1);

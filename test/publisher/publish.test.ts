@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntry } from '@herald/shared';
-import { usePublisherPerTest } from '../helpers/publisher.js';
+import { usePublisher } from '../helpers/publisher.js';
 
-const ctx = usePublisherPerTest();
+const ctx = usePublisher();
 
 function post(body: unknown, headers: Record<string, string> = {}) {
   return ctx.pub.app.inject({

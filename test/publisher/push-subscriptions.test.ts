@@ -1,9 +1,9 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isPrivateAddress, isPrivateHost, type StoredPushSubscription } from '@herald/shared';
-import { usePublisherPerTest } from '../helpers/publisher.js';
+import { usePublisher } from '../helpers/publisher.js';
 
-const ctx = usePublisherPerTest();
+const ctx = usePublisher();
 
 function p256dhKey(): string {
   const ecdh = createECDH('prime256v1');

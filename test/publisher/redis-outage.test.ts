@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startPublisher, type TestPublisher } from '../helpers/publisher.js';
+import { describe, expect, it } from 'vitest';
+import { usePublisher } from '../helpers/publisher.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-let redisServer: TestRedis;
-let pub: TestPublisher;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  pub = await startPublisher(redisServer.url);
-});
-afterAll(async () => {
-  await pub.close();
-  await redisServer.destroy();
-});
+const ctx = usePublisher({}, { perFile: true });
 
 const notification = { userId: 'u1', type: 'otp', body: 'Your code is 123456' };
 
 function publish(id?: string) {
-  return pub.app.inject({
+  return ctx.pub.app.inject({
     method: 'POST',
     url: '/v1/notifications',
     headers: { 'content-type': 'application/json' },
@@ -32,7 +21,7 @@ const DEADLINE_MS = 2000;
 describe('Redis unavailable', () => {
   it('answers 503 HERALD_ERR_UNAVAILABLE at once when Redis is stopped, and recovers when it is back', async () => {
     expect((await publish('before')).statusCode).toBe(202);
-    await redisServer.stop();
+    await ctx.redis.stop();
 
     const started = Date.now();
     const res = await publish('during');
@@ -40,29 +29,29 @@ describe('Redis unavailable', () => {
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toMatchObject({ code: 'HERALD_ERR_UNAVAILABLE', message: expect.stringContaining('retry') });
 
-    const batch = await pub.app.inject({
+    const batch = await ctx.pub.app.inject({
       method: 'POST',
       url: '/v1/notifications/batch',
       headers: { 'content-type': 'application/json' },
       payload: { notifications: [notification] },
     });
     expect(batch.statusCode).toBe(503);
-    const ready = await pub.app.inject({ method: 'GET', url: '/readyz' });
+    const ready = await ctx.pub.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
-    expect((await pub.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-    expect((await pub.app.inject({ method: 'GET', url: '/v1/users/u1' })).statusCode).toBe(503);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/u1' })).statusCode).toBe(503);
 
-    await redisServer.start();
+    await ctx.redis.start();
     // No restart of the publisher: its connection comes back by itself (the Redis restarted empty,
     // so the publish script is loaded again too).
     await waitFor(async () => (await publish('after')).statusCode === 202, { what: 'publishing to recover' });
-    expect((await pub.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
-    expect(await pub.admin.xlen(pub.keys.stream)).toBe(1);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1);
   });
 
   it('answers 503 within 2 s when Redis hangs, and recovers when it resumes', async () => {
     await waitFor(async () => (await publish()).statusCode === 202, { what: 'a working publisher' });
-    redisServer.signal('SIGSTOP');
+    ctx.redis.signal('SIGSTOP');
     try {
       const started = Date.now();
       const res = await publish('hung');
@@ -70,7 +59,7 @@ describe('Redis unavailable', () => {
       expect(res.statusCode).toBe(503);
       expect(res.json().error.code).toBe('HERALD_ERR_UNAVAILABLE');
     } finally {
-      redisServer.signal('SIGCONT');
+      ctx.redis.signal('SIGCONT');
     }
     await waitFor(async () => (await publish('resumed')).statusCode === 202, { what: 'publishing to recover' });
   });

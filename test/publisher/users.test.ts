@@ -1,9 +1,9 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { allows, type Preferences } from '@herald/shared';
-import { usePublisherPerTest } from '../helpers/publisher.js';
+import { usePublisher } from '../helpers/publisher.js';
 
-const ctx = usePublisherPerTest();
+const ctx = usePublisher();
 
 /** `userId` as it goes in the path. */
 function path(userId: string) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { usePublisherPerTest } from '../helpers/publisher.js';
+import { usePublisher } from '../helpers/publisher.js';
 
-const ctx = usePublisherPerTest();
+const ctx = usePublisher();
 
 const BODY_LIMIT = 64 * 1024;
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEntry, type Channel, type ChannelState, type NotificationStatusView } from '@herald/shared';
+import { encodeEntry, toRecord, type Channel, type ChannelState, type NotificationStatusView } from '@herald/shared';
 import { startStack, TWILIO_FROM, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -168,16 +168,10 @@ describe('delivery through every channel', () => {
     await waitFor(async () => {
       const pending = (await stack.pub.admin.xpending(stack.pub.keys.stream, 'email_notifier_group')) as [number];
       const info = (await stack.pub.admin.xinfo('GROUPS', stack.pub.keys.stream)) as unknown[][];
-      const email = info.map((row) => Object.fromEntries(chunk(row))).find((g) => g.name === 'email_notifier_group')!;
+      const email = info.map(toRecord).find((g) => g.name === 'email_notifier_group')!;
       return pending[0] === 0 && email['last-delivered-id'] === smsOnly;
     }, { what: 'the email group to pass both entries' });
     expect(stack.smtp.messages.filter((m) => m.to.includes('producer@example.com'))).toHaveLength(1);
     expect((await status('foreign-1')).channels.email.state).toBe('delivered');
   });
 });
-
-function chunk(row: unknown[]): [string, unknown][] {
-  const out: [string, unknown][] = [];
-  for (let i = 0; i + 1 < row.length; i += 2) out.push([String(row[i]), row[i + 1]]);
-  return out;
-}

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { freePort } from '@herald/shared';
 import { join } from 'node:path';
 
 export interface LocalRedis {
@@ -37,17 +38,6 @@ export function portOrFree(preferred: number): Promise<number> {
     const server = createServer();
     server.once('error', () => resolve(freePort()));
     server.listen(preferred, '127.0.0.1', () => server.close(() => resolve(preferred)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -9,6 +9,7 @@ import {
   parseOrThrow,
   previousStreamId,
   readGroupStatus,
+  readStreamInfo,
   streamGroups,
   type Channel,
 } from '@herald/shared';
@@ -36,12 +37,6 @@ export function channelParam(value: string): Channel {
   return value as Channel;
 }
 
-function fieldsOf(row: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
-  return out;
-}
-
 /** Group status and replay (admin). */
 export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
   const admin = { config: { role: 'admin' as const } };
@@ -54,7 +49,7 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     const group = GROUPS[channel];
     const { requested, fromId } = await resolveFrom(from);
     if (requested !== '0-0') {
-      const info = fieldsOf(((await redisCall(streamInfo())) as unknown[]) ?? []);
+      const info = (await redisCall(readStreamInfo(redis, keys.stream))) ?? {};
       const first = (info['first-entry'] as [string] | null)?.[0] ?? null;
       // Entries were removed (entries-added exceeds the length) and the start lies before the
       // oldest one left: some of what the replay should walk is gone.
@@ -75,7 +70,7 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     const setTo = lastDelivered && compareStreamIds(lastDelivered, wanted) < 0 ? lastDelivered : wanted;
     const entries = await redisCall(countAfter(redis, keys.stream, setTo));
     // ENTRIESREAD keeps the group's lag exact after the move (Redis 7 reports none otherwise).
-    const info = fieldsOf(((await redisCall(streamInfo())) as unknown[]) ?? []);
+    const info = (await redisCall(readStreamInfo(redis, keys.stream))) ?? {};
     const entriesRead = Math.max(0, Number(info['entries-added'] ?? 0) - entries);
     try {
       await redisCall(redis.xgroup('SETID', keys.stream, group, setTo, 'ENTRIESREAD', entriesRead));
@@ -87,13 +82,6 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     request.log.info({ channel, from: fromId, resend: !!resend, pass, entries }, 'replay');
     return { group, from: fromId, entries, ...(pass !== undefined ? { pass } : {}) };
   });
-
-  /** XINFO STREAM, empty for a stream that does not exist yet; any other failure is a 503. */
-  function streamInfo(): Promise<unknown[]> {
-    return (redis.xinfo('STREAM', keys.stream) as Promise<unknown[]>).catch((err: Error) =>
-      /no such key/i.test(err.message) ? [] : Promise.reject(err),
-    );
-  }
 
   /**
    * `0`, a stream id (`1700000000000-0`, or its time part alone), or an ISO-8601 time: the

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { HeraldError, decodeEntry, isStreamId } from '@herald/shared';
+import { HeraldError, decodeEntry, isStreamId, readStreamInfo } from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 
@@ -30,9 +30,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     // an entry appended once the client has its 200 is not lost while the reader connects.
     let start = from;
     if (start === undefined) {
-      const info = (await redisCall(redis.xinfo('STREAM', keys.stream).catch((err: Error) => (/no such key/i.test(err.message) ? null : Promise.reject(err))))) as unknown[] | null;
-      const at = info ? info.indexOf('last-generated-id') : -1;
-      start = at >= 0 ? String(info![at + 1]) : '0-0';
+      const info = await redisCall(readStreamInfo(redis, keys.stream));
+      start = info ? String(info['last-generated-id']) : '0-0';
     }
     // Fails fast while Redis is away (no offline queue), so the loop keeps sending heartbeats.
     const reader = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: undefined });
