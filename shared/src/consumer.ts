@@ -13,6 +13,7 @@ import { redactContactData } from './redact.js';
 import { readStreamInfo, toRecord } from './redis-replies.js';
 import { reconnectDelay } from './redis.js';
 import { retryDelayMs } from './retry-policy.js';
+import { SendDeadlines } from './send-deadlines.js';
 import { decodeEntry } from './stream-codec.js';
 import type { Preferences } from './user.js';
 import type { WorkerConfig } from './worker-config.js';
@@ -20,8 +21,8 @@ import type { WorkerMetrics } from './worker-metrics.js';
 import { WriteBatcher } from './write-batcher.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-const CLAIM_SCRIPT = lua('claim-1.lua');
-const SETTLE_SCRIPT = lua('settle-4.lua');
+const CLAIM_SCRIPT = lua('claim-batch.lua');
+const SETTLE_SCRIPT = lua('settle-batch.lua');
 const DELETE_IDLE_CONSUMER_SCRIPT = lua('delete-idle-consumer-1.lua');
 
 /** Longest a blocking read waits before the loop looks around again (the issue caps it at 5 s). */
@@ -75,10 +76,18 @@ type SendOutcome =
 type Mark = readonly [Target, 'd' | 'f' | 'r'];
 
 type PipelineWithScripts = ChainableCommander & {
-  heraldClaim(record: string, ...args: (string | number)[]): ChainableCommander;
-  heraldSettle(record: string, stream: string, deadLetters: string, counts: string, ...args: (string | number)[]): ChainableCommander;
+  /** Keys counted first: one record per entry (see claim-batch.lua). */
+  heraldClaim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): ChainableCommander;
+  /** Keys counted first: the stream, dead letters, counts, then one record per entry (see settle-batch.lua). */
+  heraldSettle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): ChainableCommander;
   heraldDeleteIdleConsumer(stream: string, group: string, consumer: string): ChainableCommander;
 };
+
+/** An entry's share of a settle script call: its record, and its arguments in settle-batch.lua's order. */
+interface SettlePart {
+  record: string;
+  args: (string | number)[];
+}
 
 interface Settlement {
   status?: Omit<ChannelStatus, 'attempts' | 'updatedAt'>;
@@ -100,7 +109,8 @@ export class Consumer {
   private readonly inFlight = new Map<string, WorkItem>();
   /** Retry-After answers: an entry is not taken back before its time. */
   private readonly notBefore = new Map<string, number>();
-  private readonly batcher: WriteBatcher;
+  private readonly batcher: WriteBatcher<SettlePart>;
+  private readonly deadlines: SendDeadlines;
   private readonly leaseMs: number;
   private readonly recordTtlS: number;
   private readonly types: Set<string> | undefined;
@@ -123,13 +133,14 @@ export class Consumer {
     const { config, channel, redis } = options;
     this.group = GROUPS[channel];
     this.consumerName = config.HERALD_CONSUMER;
-    this.batcher = new WriteBatcher(redis, options.logger);
+    this.batcher = new WriteBatcher<SettlePart>(redis, options.logger, (pipeline, parts) => this.settleCommand(pipeline, parts));
+    this.deadlines = new SendDeadlines(config.HERALD_SEND_TIMEOUT_MS);
     // Longer than any send can take, so while one replica is sending no other one does.
     this.leaseMs = config.HERALD_SEND_TIMEOUT_MS + Math.max(2000, config.HERALD_SEND_TIMEOUT_MS / 2);
     this.recordTtlS = config.HERALD_RETENTION_S;
     this.types = config.HERALD_TYPES.includes('*') ? undefined : new Set(config.HERALD_TYPES);
-    redis.defineCommand('heraldClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
-    redis.defineCommand('heraldSettle', { numberOfKeys: 4, lua: SETTLE_SCRIPT });
+    redis.defineCommand('heraldClaim', { lua: CLAIM_SCRIPT });
+    redis.defineCommand('heraldSettle', { lua: SETTLE_SCRIPT });
     redis.defineCommand('heraldDeleteIdleConsumer', { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_SCRIPT });
   }
 
@@ -173,7 +184,9 @@ export class Consumer {
     const drained = await this.waitForIdle(deadline - Date.now());
     if (!drained) {
       this.options.logger.warn({ inFlight: this.inFlight.size }, 'shutdown time is up: aborting deliveries in flight');
-      for (const item of this.inFlight.values()) item.abort.abort(new Error('worker shutting down'));
+      const reason = new Error('worker shutting down');
+      for (const item of this.inFlight.values()) item.abort.abort(reason);
+      this.deadlines.abortAll(reason);
       await this.waitForIdle(1000);
     }
     this.batcher.close();
@@ -412,24 +425,39 @@ export class Consumer {
 
   /** Claim every target of every entry in one round trip; an entry whose claim failed maps to its error. */
   private async claim(batch: { item: WorkItem; n: Notification; targets: Target[] }[]): Promise<(ClaimResult[] | Error)[]> {
-    const { redis, keys } = this.options;
-    const pipeline = redis.pipeline() as PipelineWithScripts;
-    for (const { item, n, targets } of batch) {
-      pipeline.heraldClaim(
-        keys.notification(n.id),
-        item.token, this.leaseMs, item.pass, this.recordTtlS, `p:${this.options.channel}`,
-        ...targets.map((t) => claimField(t.key)),
+    const { keys } = this.options;
+    let replies: [number, ...ClaimResult[]][];
+    try {
+      replies = await this.claimTargets(
+        batch.map(({ item, n, targets }) => ({ record: keys.notification(n.id), token: item.token, pass: item.pass, fields: targets.map((t) => claimField(t.key)) })),
       );
+    } catch (err) {
+      return batch.map(() => err as Error);
     }
-    const replies = (await pipeline.exec()) ?? [];
     return batch.map(({ item }, i) => {
-      const [err, result] = replies[i] ?? [new Error('no reply'), null];
-      if (err) return err;
       // The claim answers the pass in effect first: a redrive may have started a later one.
-      const [pass, ...claims] = result as [number, ...ClaimResult[]];
+      const [pass, ...claims] = replies[i]!;
       item.pass = Number(pass);
       return claims;
     });
+  }
+
+  /** One claim script call for many entries (see claim-batch.lua). */
+  private async claimTargets(claims: { record: string; token: string; pass: number; fields: string[] }[]): Promise<[number, ...ClaimResult[]][]> {
+    const pipeline = this.options.redis.pipeline() as PipelineWithScripts;
+    this.addClaims(pipeline, claims);
+    const [[err, replies] = [new Error('no reply'), null]] = (await pipeline.exec()) ?? [];
+    if (err) throw err;
+    return replies as [number, ...ClaimResult[]][];
+  }
+
+  private addClaims(pipeline: PipelineWithScripts, claims: { record: string; token: string; pass: number; fields: string[] }[]): void {
+    pipeline.heraldClaim(
+      claims.length,
+      ...claims.map((c) => c.record),
+      this.leaseMs, this.recordTtlS, `p:${this.options.channel}`,
+      ...claims.flatMap((c) => [c.token, c.pass, c.fields.length, ...c.fields]),
+    );
   }
 
   private async deliver(item: WorkItem, n: Notification, targets: Target[], claims: ClaimResult[]): Promise<void> {
@@ -536,11 +564,11 @@ export class Consumer {
   }
 
   private async sendOne(item: WorkItem, n: Notification, target: Target): Promise<SendOutcome> {
-    const { driver, config, metrics, channel, logger } = this.options;
-    const timeout = AbortSignal.timeout(config.HERALD_SEND_TIMEOUT_MS);
-    const signal = AbortSignal.any([item.abort.signal, timeout]);
-    const started = performance.now();
+    const { driver, metrics, channel, logger } = this.options;
     if (item.abort.signal.aborted) return { target, error: new DeliveryError('transient', 'the worker is stopping') };
+    // Aborted at its time-out, or with item.abort at shutdown (see close()).
+    const { signal, done } = this.deadlines.start();
+    const started = performance.now();
     const send = Promise.resolve().then(() => driver.send(n, target, signal));
     try {
       // Raced against the signal too, in case a transport does not honour it.
@@ -558,6 +586,8 @@ export class Consumer {
       const safe = new DeliveryError(error.kind, redactContactData(error.message), error.retryAfterMs);
       logger.warn({ streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt }, 'send failed');
       return { target, error: safe };
+    } finally {
+      done();
     }
   }
 
@@ -619,17 +649,29 @@ export class Consumer {
       : [];
     const known = n.id !== undefined && n.userId !== undefined;
     return this.batcher.enqueue({
-      critical: (pipeline) =>
-        (pipeline as PipelineWithScripts).heraldSettle(
-          keys.notification(n.id ?? ''), keys.stream, keys.deadLetters, keys.deadLetterCounts,
-          statusField(channel), known ? status : '', item.token, this.recordTtlS,
-          known ? n.userId! : '', n.type ?? '', item.streamId, String(n.ts ?? 0),
-          this.group, config.HERALD_CONSUMER, item.streamId, s.action,
+      part: {
+        record: keys.notification(n.id ?? ''),
+        args: [
+          known ? status : '', item.token,
+          known ? n.userId! : '', n.type ?? '', String(n.ts ?? 0),
+          item.streamId, s.action,
           known ? marks.length : 0, ...(known ? marks.flatMap(([target, mark]) => [claimField(target.key), mark]) : []),
-          ...letter,
-        ),
+          letter.length, ...letter,
+        ],
+      },
       ...(s.extra ? { extra: s.extra } : {}),
     });
+  }
+
+  /** Every write queued in the same tick as one settle script call (see settle-batch.lua). */
+  private settleCommand(pipeline: ChainableCommander, parts: SettlePart[]): void {
+    const { keys, channel, config } = this.options;
+    (pipeline as PipelineWithScripts).heraldSettle(
+      3 + parts.length,
+      keys.stream, keys.deadLetters, keys.deadLetterCounts, ...parts.map((p) => p.record),
+      this.group, config.HERALD_CONSUMER, this.recordTtlS, statusField(channel),
+      ...parts.flatMap((p) => p.args),
+    );
   }
 
   /**
@@ -645,8 +687,8 @@ export class Consumer {
     const pipeline = redis.pipeline() as PipelineWithScripts;
     if (ids.length) pipeline.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID');
     // The same token claims its own lease again, which pushes its end further out.
-    for (const { record, field, token, pass } of this.unknownOutcomes.values()) {
-      pipeline.heraldClaim(record, token, this.leaseMs, pass, this.recordTtlS, `p:${this.options.channel}`, field);
+    if (this.unknownOutcomes.size) {
+      this.addClaims(pipeline, [...this.unknownOutcomes.values()].map(({ record, field, token, pass }) => ({ record, token, pass, fields: [field] })));
     }
     try {
       await pipeline.exec();

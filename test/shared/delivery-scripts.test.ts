@@ -5,12 +5,12 @@ import { decodeChannelStatus, encodeChannelStatus, type ChannelStatus } from '@h
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-/** The delivery claim and settle scripts, run directly against a real Redis. */
+/** The delivery claim and settle scripts, run directly against a real Redis, one entry or a batch. */
 const lua = (name: string) => readFileSync(new URL(`../../shared/src/lua/${name}`, import.meta.url), 'utf8');
 
 type Scripted = Redis & {
-  claim(record: string, ...args: (string | number)[]): Promise<[number, ...string[]]>;
-  settle(record: string, stream: string, dlq: string, counts: string, ...args: (string | number)[]): Promise<number>;
+  claim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, ...string[]][]>;
+  settle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
 };
 
 let server: TestRedis;
@@ -21,8 +21,8 @@ let counter = 0;
 beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url) as Scripted;
-  redis.defineCommand('claim', { numberOfKeys: 1, lua: lua('claim-1.lua') });
-  redis.defineCommand('settle', { numberOfKeys: 4, lua: lua('settle-4.lua') });
+  redis.defineCommand('claim', { lua: lua('claim-batch.lua') });
+  redis.defineCommand('settle', { lua: lua('settle-batch.lua') });
 });
 afterAll(async () => {
   redis.disconnect();
@@ -33,30 +33,36 @@ beforeEach(() => {
 });
 
 const LEASE = 10_000;
-const claimWithPass = (token: string, fields: string[], pass = 0, lease = LEASE) => redis.claim(record, token, lease, pass, 3600, 'p:email', ...fields);
+const claimWithPass = async (token: string, fields: string[], pass = 0, lease = LEASE) =>
+  (await redis.claim(1, record, lease, 3600, 'p:email', token, pass, fields.length, ...fields))[0]!;
 const claim = async (token: string, fields: string[], pass = 0, lease = LEASE) => (await claimWithPass(token, fields, pass, lease)).slice(1);
-const settle = (
+/** One entry's part of a settle call, in settle-batch.lua's order. */
+const settlePart = (
   status: Partial<ChannelStatus> | undefined,
   marks: string[] = [],
   token = 'a',
   action: 'ack' | 'retry' | 'none' = 'none',
   entryId = '0-1',
   letter: string[] = [],
-) =>
+) => [
+  status ? encodeChannelStatus({ attempts: 1, updatedAt: 1, state: 'pending', ...status }) : '',
+  token,
+  'u1', 'otp', '1',
+  entryId, action,
+  marks.length / 2, ...marks,
+  letter.length, ...letter,
+];
+const settleBatch = (parts: { record: string; args: (string | number)[] }[]) =>
   redis.settle(
-    record, 'stream', 'stream:dlq', 'stream:dlq:counts',
-    's:email',
-    status ? encodeChannelStatus({ attempts: 1, updatedAt: 1, state: 'pending', ...status }) : '',
-    token,
-    3600,
-    'u1', 'otp', '1-0', '1',
-    'group', 'consumer', entryId, action,
-    marks.length / 2, ...marks,
-    ...letter,
+    3 + parts.length,
+    'stream', 'stream:dlq', 'stream:dlq:counts', ...parts.map((p) => p.record),
+    'group', 'consumer', 3600, 's:email',
+    ...parts.flatMap((p) => p.args),
   );
+const settle = (...args: Parameters<typeof settlePart>) => settleBatch([{ record, args: settlePart(...args) }]);
 const state = async () => decodeChannelStatus((await redis.hget(record, 's:email')) ?? undefined);
 
-describe('claim-1.lua', () => {
+describe('claim-batch.lua', () => {
   it('leases a target to one attempt at a time until the lease runs out', async () => {
     expect(await claim('a', ['c:email'], 0, 300)).toEqual(['ok']);
     // Another attempt (another replica, a duplicate entry, a later retry) waits for the lease.
@@ -93,7 +99,7 @@ describe('claim-1.lua', () => {
   });
 });
 
-describe('settle-4.lua: one atomic step per entry', () => {
+describe('settle-batch.lua: one atomic step per batch', () => {
   async function pendingEntry(): Promise<string> {
     await redis.del('stream', 'stream:dlq');
     const id = await redis.xadd('stream', '*', 'v', '1');
@@ -138,7 +144,7 @@ describe('settle-4.lua: one atomic step per entry', () => {
   });
 });
 
-describe('settle-4.lua: status only moves forward', () => {
+describe('settle-batch.lua: status only moves forward', () => {
   it.each([
     ['delivered', 'skipped', 'delivered'],
     ['dead', 'skipped', 'dead'],
@@ -166,7 +172,55 @@ describe('settle-4.lua: status only moves forward', () => {
 
   it('gives a record made by a worker what the status view needs, and an expiry', async () => {
     await settle({ state: 'skipped', reason: 'opted_out' });
-    expect(await redis.hmget(record, 'uid', 'type', 'sid', 'ts')).toEqual(['u1', 'otp', '1-0', '1']);
+    expect(await redis.hmget(record, 'uid', 'type', 'sid', 'ts')).toEqual(['u1', 'otp', '0-1', '1']);
     expect(await redis.ttl(record)).toBeGreaterThan(3500);
+  });
+});
+
+describe('the scripts over a batch of entries', () => {
+  it('claims several records in one call, each on its own', async () => {
+    const [first, second] = [`${record}:1`, `${record}:2`];
+    await redis.hset(second, 'c:email', 'd0', 'uid', 'u2');
+    const replies = await redis.claim(2, first, second, LEASE, 3600, 'p:email', 'a', 0, 1, 'c:email', 'b', 0, 2, 'c:email', 'c:push:1');
+    expect(replies).toEqual([[0, 'ok'], [0, 'done', 'ok']]);
+    // The record another producer's entry made expires; the publisher's keeps its own expiry.
+    expect(await redis.ttl(first)).toBeGreaterThan(3500);
+    expect(await redis.ttl(second)).toBe(-1);
+  });
+
+  it('settles a batch with one acknowledgement for all, a retry and a dead letter', async () => {
+    await redis.del('stream', 'stream:dlq', 'stream:dlq:counts');
+    const ids = await Promise.all([1, 2, 3].map(() => redis.xadd('stream', '*', 'v', '1')));
+    await redis.xgroup('CREATE', 'stream', 'group', '0');
+    await redis.xreadgroup('GROUP', 'group', 'consumer', 'COUNT', 3, 'STREAMS', 'stream', '>');
+    const records = ids.map((_, i) => `${record}:${i}`);
+    await settleBatch([
+      { record: records[0]!, args: settlePart({ state: 'delivered' }, [], 'a', 'ack', ids[0]!) },
+      { record: records[1]!, args: settlePart({ state: 'retrying' }, [], 'b', 'retry', ids[1]!) },
+      { record: records[2]!, args: settlePart({ state: 'dead', reason: 'permanent' }, [], 'c', 'ack', ids[2]!, ['channel', 'email', 'reason', 'permanent']) },
+    ]);
+    const pending = (await redis.xpending('stream', 'group', '-', '+', 10)) as [string][];
+    expect(pending.map(([id]) => id)).toEqual([ids[1]]);
+    expect(await redis.xlen('stream:dlq')).toBe(1);
+    expect(await redis.hget('stream:dlq:counts', 'email')).toBe('1');
+    const states = await Promise.all(records.map(async (r) => decodeChannelStatus((await redis.hget(r, 's:email')) ?? undefined)?.state));
+    expect(states).toEqual(['delivered', 'retrying', 'dead']);
+  });
+
+  it('changes nothing of a batch when Redis is out of memory', async () => {
+    await redis.del('stream');
+    const ids = await Promise.all([1, 2].map(() => redis.xadd('stream', '*', 'v', '1')));
+    await redis.xgroup('CREATE', 'stream', 'group', '0');
+    await redis.xreadgroup('GROUP', 'group', 'consumer', 'COUNT', 2, 'STREAMS', 'stream', '>');
+    await redis.config('SET', 'maxmemory', '1');
+    try {
+      await expect(
+        settleBatch(ids.map((id, i) => ({ record: `${record}:${i}`, args: settlePart({ state: 'delivered' }, [], 'a', 'ack', id!) }))),
+      ).rejects.toThrow(/OOM/);
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(2);
+    expect(await redis.exists(`${record}:0`, `${record}:1`)).toBe(0);
   });
 });

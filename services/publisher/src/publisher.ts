@@ -11,7 +11,7 @@ import {
 import { fingerprint } from './fingerprint.js';
 import { redisCall } from './redis-call.js';
 
-const PUBLISH_SCRIPT = readFileSync(new URL('./publish-2.lua', import.meta.url), 'utf8');
+const PUBLISH_SCRIPT = readFileSync(new URL('./publish-batch.lua', import.meta.url), 'utf8');
 
 export type PublishOutcome =
   | { status: 'accepted' | 'duplicate'; id: string; streamId: string }
@@ -26,16 +26,13 @@ export interface PublisherOptions {
   streamMaxLen: number;
 }
 
-type PublishCommand = (
-  stream: string,
-  record: string,
-  ...args: (string | number)[]
-) => Promise<[string, string]>;
+/** Keys counted first: the stream, then one record per notification (see publish-batch.lua). */
+type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => ChainableCommander;
 
-/** Appends notifications to the stream, once per id (see publish-2.lua). */
+/** Appends notifications to the stream, once per id (see publish-batch.lua). */
 export class Publisher {
   constructor(private readonly options: PublisherOptions) {
-    options.redis.defineCommand('heraldPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    options.redis.defineCommand('heraldPublish', { lua: PUBLISH_SCRIPT });
   }
 
   /** The notification a validated request describes, with its id settled. */
@@ -63,34 +60,30 @@ export class Publisher {
     return outcome!;
   }
 
-  /** Publish several in one pipelined round trip; outcomes in order. */
+  /** Publish several in one script call (one round trip); outcomes in order. */
   async publishMany(notifications: Notification[]): Promise<PublishOutcome[]> {
+    const { keys, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
     const pipeline = this.options.redis.pipeline() as ChainableCommander & { heraldPublish: PublishCommand };
-    for (const n of notifications) pipeline.heraldPublish(...this.args(n));
-    const replies = await redisCall(pipeline.exec());
-    if (!replies) throw new HeraldError('HERALD_ERR_UNAVAILABLE');
-    return replies.map(([err, reply], i) => {
-      if (err) throw new HeraldError('HERALD_ERR_UNAVAILABLE', undefined, undefined, { cause: err });
-      const [status, streamId] = reply as [string, string];
-      return { status: status as PublishOutcome['status'], id: notifications[i]!.id, streamId };
-    });
+    pipeline.heraldPublish(
+      1 + notifications.length,
+      keys.stream, ...notifications.map((n) => keys.notification(n.id)),
+      idempotencyTtlS * 1000, recordTtlS, streamMaxLen,
+      ...notifications.flatMap((n) => this.args(n)),
+    );
+    const [[err, replies] = [new Error('no reply'), null]] = (await redisCall(pipeline.exec())) ?? [];
+    if (err || !replies) throw new HeraldError('HERALD_ERR_UNAVAILABLE', undefined, undefined, { cause: err });
+    return (replies as [string, string][]).map(([status, streamId], i) => ({
+      status: status as PublishOutcome['status'],
+      id: notifications[i]!.id,
+      streamId,
+    }));
   }
 
-  private args(n: Notification): Parameters<PublishCommand> {
+  /** A notification's part of the script's arguments, in publish-batch.lua's order. */
+  private args(n: Notification): (string | number)[] {
     // The fingerprint covers what the caller asked for, not when it arrived.
     const { ts: _ts, ...content } = n;
-    const now = n.ts;
-    return [
-      this.options.keys.stream,
-      this.options.keys.notification(n.id),
-      fingerprint(content),
-      now,
-      this.options.idempotencyTtlS * 1000,
-      this.options.recordTtlS,
-      this.options.streamMaxLen,
-      n.userId,
-      n.type,
-      ...encodeEntry(n),
-    ];
+    const fields = encodeEntry(n);
+    return [fingerprint(content), n.ts, n.userId, n.type, fields.length, ...fields];
   }
 }
