@@ -126,6 +126,26 @@ describe('POST /v1/notifications', () => {
     expect(await entries()).toHaveLength(1);
   });
 
+  it('gives each of many requests arriving together its own outcome (they share one script call)', async () => {
+    const base = await ctx.pub.listen();
+    const send = (body: Record<string, unknown>) =>
+      fetch(`${base}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await send({ ...valid, id: 'together-taken' });
+    const { id: _id, ...withoutId } = valid as Record<string, unknown>;
+    const responses = await Promise.all([
+      ...Array.from({ length: 30 }, () => send(withoutId)),
+      send({ ...valid, id: 'together-taken', body: 'Another body' }),
+      send({ ...valid, id: 'together-taken' }),
+    ]);
+    expect(responses.map((r) => r.status)).toEqual([...Array<number>(30).fill(202), 409, 200]);
+    const accepted = (await Promise.all(responses.slice(0, 30).map((r) => r.json()))) as { id: string; streamId: string }[];
+    // Generated ids are ULIDs, unique, and each names the entry it was appended as.
+    expect(new Set(accepted.map((a) => a.id)).size).toBe(30);
+    for (const a of accepted) expect(a.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    const byStreamId = new Map((await entries()).map(([streamId, fields]) => [streamId, fields[fields.indexOf('id') + 1]]));
+    for (const a of accepted) expect(byStreamId.get(a.streamId)).toBe(a.id);
+  });
+
   it('caps the stream with XADD MAXLEN ~', async () => {
     await ctx.restart({ HERALD_STREAM_MAXLEN: '1000' });
     const pipeline = [];

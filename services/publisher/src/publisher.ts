@@ -26,11 +26,17 @@ export interface PublisherOptions {
   streamMaxLen: number;
 }
 
+/** The most single publishes one script call carries (a batch request's own limit). */
+const MAX_NOTIFICATIONS_A_CALL = 500;
+
 /** Keys counted first: the stream, then one record per notification (see publish-batch.lua). */
 type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => ChainableCommander;
 
 /** Appends notifications to the stream, once per id (see publish-batch.lua). */
 export class Publisher {
+  /** Single publishes waiting for the next script call. */
+  private waiting: { n: Notification; resolve: (outcome: PublishOutcome) => void; reject: (err: unknown) => void }[] = [];
+
   constructor(private readonly options: PublisherOptions) {
     options.redis.defineCommand('heraldPublish', { lua: PUBLISH_SCRIPT });
   }
@@ -55,9 +61,28 @@ export class Publisher {
     return n;
   }
 
-  async publish(n: Notification): Promise<PublishOutcome> {
-    const [outcome] = await this.publishMany([n]);
-    return outcome!;
+  /**
+   * Publish one. Requests that arrive together (in the same turn of the event loop) share one
+   * script call: at thousands of single requests a second, a Redis write and read each cost
+   * more than the rest of the request (see bench/README.md).
+   */
+  publish(n: Notification): Promise<PublishOutcome> {
+    return new Promise<PublishOutcome>((resolve, reject) => {
+      this.waiting.push({ n, resolve, reject });
+      if (this.waiting.length === 1) setImmediate(() => this.publishWaiting());
+    });
+  }
+
+  private publishWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (let from = 0; from < waiting.length; from += MAX_NOTIFICATIONS_A_CALL) {
+      const part = waiting.slice(from, from + MAX_NOTIFICATIONS_A_CALL);
+      this.publishMany(part.map((w) => w.n)).then(
+        (outcomes) => part.forEach((w, i) => w.resolve(outcomes[i]!)),
+        (err: unknown) => part.forEach((w) => w.reject(err)),
+      );
+    }
   }
 
   /** Publish several in one script call (one round trip); outcomes in order. */

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { CHANNELS, makeKeys, toRecord, type Channel, type Notification } from '@herald/shared';
+import { freePort } from '../test/helpers/free-port.js';
+import { spawnService, type ServiceProcess } from '../test/helpers/service-process.js';
+
+/** What the scenarios share: users, Herald's processes, and when everything is handled. */
+export const USERS = 1000;
+export const keys = makeKeys({ HERALD_STREAM: 'user:notifications', HERALD_KEY_PREFIX: 'herald:' });
+
+/** A notification shaped like Herald's traffic: an OTP with a body of about 200 bytes in all. */
+export function benchNotification(i: number, prefix = 'bench'): Notification {
+  return {
+    v: 1,
+    id: `${prefix}-${i}`,
+    userId: `user-${i % USERS}`,
+    type: 'otp',
+    payload: { title: 'Your code', body: `Your sign-in code is ${String(i).padStart(6, '0')}. It expires in 10 minutes.`, data: { n: i } },
+    ts: Date.now(),
+  };
+}
+
+/** The request body of `POST /v1/notifications` for it. */
+export function publishRequest(n: Notification): Record<string, unknown> {
+  return { id: n.id, userId: n.userId, type: n.type, title: n.payload.title, body: n.payload.body, data: n.payload.data };
+}
+
+/**
+ * POST a JSON body, sending it again on 503 ("retry with the same notification id"), as a real
+ * client would; resolves with how many retries it took. Any other answer than `expected` throws.
+ */
+export async function post(url: string, body: string, expected = 202): Promise<number> {
+  for (let retries = 0; ; retries++) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    if (res.status === expected) {
+      await res.arrayBuffer();
+      return retries;
+    }
+    if (res.status !== 503 || retries === 4) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
+  }
+}
+
+/** Every user with an email, a phone and one push subscription. */
+export async function seedUsers(redis: Redis): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (let u = 0; u < USERS; u++) {
+    pipeline.hset(keys.user(`user-${u}`), 'email', `user${u}@example.com`, 'phone', `+1415555${String(u).padStart(4, '0')}`, 'updatedAt', '0');
+    const endpoint = `https://push.example.com/${u}`;
+    pipeline.hset(keys.pushSubscriptions(`user-${u}`), endpoint, JSON.stringify({ endpoint, keys: { p256dh: 'x', auth: 'y' }, createdAt: 0 }));
+  }
+  await pipeline.exec();
+}
+
+export function serviceEnv(redisUrl: string): Record<string, string> {
+  return { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '3600' };
+}
+
+/** A publisher process (or scenario 3's, with its bare route); resolves with its base URL. */
+export async function startPublisher(redisUrl: string, entry = 'services/publisher/src/main.ts'): Promise<{ process: ServiceProcess; base: string }> {
+  const port = await freePort();
+  const process = spawnService(entry, { ...serviceEnv(redisUrl), PORT: String(port), LOG_LEVEL: 'info' });
+  await process.waitForOutput('publisher listening');
+  return { process, base: `http://127.0.0.1:${port}` };
+}
+
+export interface Workers {
+  processes: { channel: Channel; process: ServiceProcess }[];
+  /** Highest resident memory each channel's process reached (VmHWM), in MB. */
+  peakRssMb(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/** `replicas` dry-run worker processes per channel, each with HERALD_CONCURRENCY `concurrency`. */
+export async function startWorkers(redis: Redis, redisUrl: string, replicas = 1, concurrency = 50): Promise<Workers> {
+  const processes = CHANNELS.flatMap((channel) =>
+    Array.from({ length: replicas }, (_, r) => ({
+      channel,
+      process: spawnService(`services/${channel}/src/main.ts`, {
+        ...serviceEnv(redisUrl),
+        HERALD_CONSUMER: `bench-${channel}-${r}`,
+        HERALD_CONCURRENCY: String(concurrency),
+        LOG_LEVEL: 'info',
+      }),
+    })),
+  );
+  // Ready once each has made or found its group and started reading (info logs one line then).
+  await Promise.all(processes.map(({ process }) => process.waitForOutput('worker started', 60_000)));
+  return {
+    processes,
+    peakRssMb() {
+      const peak: Record<string, number> = {};
+      for (const { channel, process } of processes) {
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${process.child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        peak[channel] = Math.max(peak[channel] ?? 0, Math.round(kb / 1024));
+      }
+      return peak;
+    },
+    async stop() {
+      for (const { process } of processes) process.child.kill('SIGTERM');
+      await Promise.all(processes.map(({ process }) => process.exited));
+    },
+  };
+}
+
+/** Resolves once all three groups have read everything and have nothing pending. */
+export async function drained(redis: Redis): Promise<void> {
+  for (;;) {
+    const groups = ((await redis.xinfo('GROUPS', keys.stream)) as unknown[][]).map(toRecord);
+    if (groups.length === CHANNELS.length && groups.every((g) => g.lag === 0 && g.pending === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** CPU time (user and system) a process has used so far, in seconds. */
+export function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, the 14th and 15th fields of /proc/<pid>/stat, in clock ticks (100 a second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export async function stop(process: ServiceProcess): Promise<void> {
+  process.child.kill('SIGTERM');
+  await process.exited;
+}
