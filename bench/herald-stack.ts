@@ -51,8 +51,9 @@ export async function seedUsers(redis: Redis): Promise<void> {
   await pipeline.exec();
 }
 
+/** Dry run, no trimming during a run, and no rate limit: one client sends thousands a second. */
 export function serviceEnv(redisUrl: string): Record<string, string> {
-  return { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '3600' };
+  return { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '3600', HERALD_RATE_LIMIT: '0' };
 }
 
 /** A publisher process (or scenario 3's, with its bare route); resolves with its base URL. */

@@ -75,6 +75,20 @@ type SendOutcome =
 
 type Mark = readonly [Target, 'd' | 'f' | 'r'];
 
+/** A claim of an entry's targets, leased to its attempt's token. */
+interface LeaseClaim {
+  record: string;
+  token: string;
+  pass: number;
+  fields: string[];
+}
+
+/** The scripts called on the connection itself (see claimTargets). */
+interface ScriptCommands {
+  heraldClaim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  heraldSettle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+}
+
 type PipelineWithScripts = ChainableCommander & {
   /** Keys counted first: one record per entry (see claim-batch.lua). */
   heraldClaim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): ChainableCommander;
@@ -133,7 +147,7 @@ export class Consumer {
     const { config, channel, redis } = options;
     this.group = GROUPS[channel];
     this.consumerName = config.HERALD_CONSUMER;
-    this.batcher = new WriteBatcher<SettlePart>(redis, options.logger, (pipeline, parts) => this.settleCommand(pipeline, parts));
+    this.batcher = new WriteBatcher<SettlePart>(redis, options.logger, (parts) => this.settleParts(parts));
     this.deadlines = new SendDeadlines(config.HERALD_SEND_TIMEOUT_MS);
     // Longer than any send can take, so while one replica is sending no other one does.
     this.leaseMs = config.HERALD_SEND_TIMEOUT_MS + Math.max(2000, config.HERALD_SEND_TIMEOUT_MS / 2);
@@ -442,22 +456,21 @@ export class Consumer {
     });
   }
 
-  /** One claim script call for many entries (see claim-batch.lua). */
-  private async claimTargets(claims: { record: string; token: string; pass: number; fields: string[] }[]): Promise<[number, ...ClaimResult[]][]> {
-    const pipeline = this.options.redis.pipeline() as PipelineWithScripts;
-    this.addClaims(pipeline, claims);
-    const [[err, replies] = [new Error('no reply'), null]] = (await pipeline.exec()) ?? [];
-    if (err) throw err;
-    return replies as [number, ...ClaimResult[]][];
+  /**
+   * One claim script call for many entries (see claim-batch.lua), on the connection itself:
+   * ioredis would send it in a pipeline as EVAL with the script's whole text every time.
+   */
+  private async claimTargets(claims: LeaseClaim[]): Promise<[number, ...ClaimResult[]][]> {
+    return (await (this.options.redis as unknown as ScriptCommands).heraldClaim(...this.claimArgs(claims))) as [number, ...ClaimResult[]][];
   }
 
-  private addClaims(pipeline: PipelineWithScripts, claims: { record: string; token: string; pass: number; fields: string[] }[]): void {
-    pipeline.heraldClaim(
+  private claimArgs(claims: LeaseClaim[]): [number, ...(string | number)[]] {
+    return [
       claims.length,
       ...claims.map((c) => c.record),
       this.leaseMs, this.recordTtlS, `p:${this.options.channel}`,
       ...claims.flatMap((c) => [c.token, c.pass, c.fields.length, ...c.fields]),
-    );
+    ];
   }
 
   private async deliver(item: WorkItem, n: Notification, targets: Target[], claims: ClaimResult[]): Promise<void> {
@@ -664,9 +677,9 @@ export class Consumer {
   }
 
   /** Every write queued in the same tick as one settle script call (see settle-batch.lua). */
-  private settleCommand(pipeline: ChainableCommander, parts: SettlePart[]): void {
-    const { keys, channel, config } = this.options;
-    (pipeline as PipelineWithScripts).heraldSettle(
+  private settleParts(parts: SettlePart[]): Promise<unknown> {
+    const { keys, channel, config, redis } = this.options;
+    return (redis as unknown as ScriptCommands).heraldSettle(
       3 + parts.length,
       keys.stream, keys.deadLetters, keys.deadLetterCounts, ...parts.map((p) => p.record),
       this.group, config.HERALD_CONSUMER, this.recordTtlS, statusField(channel),
@@ -688,7 +701,7 @@ export class Consumer {
     if (ids.length) pipeline.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID');
     // The same token claims its own lease again, which pushes its end further out.
     if (this.unknownOutcomes.size) {
-      this.addClaims(pipeline, [...this.unknownOutcomes.values()].map(({ record, field, token, pass }) => ({ record, token, pass, fields: [field] })));
+      pipeline.heraldClaim(...this.claimArgs([...this.unknownOutcomes.values()].map(({ record, field, token, pass }) => ({ record, token, pass, fields: [field] }))));
     }
     try {
       await pipeline.exec();

@@ -11,10 +11,12 @@ export interface BatchedWrite<Part> {
 }
 
 /**
- * Collects the writes that settle entries and sends everything queued in the same tick as one
- * pipeline holding ONE critical command built from all their parts (one settle script call for
- * the whole batch), then the best-effort extras: deliveries that finish together cost one
- * round trip and one script call, not one each.
+ * Collects the writes that settle entries and sends everything queued in the same tick as ONE
+ * critical command built from all their parts (one settle script call for the whole batch),
+ * then the best-effort extras: deliveries that finish together cost one round trip and one
+ * script call, not one each. The critical command goes on the connection itself, not in a
+ * pipeline: ioredis sends a script in a pipeline as EVAL with its whole text every time, and on
+ * the connection as EVALSHA once it is known there.
  *
  * A batch whose critical command fails (Redis down, out of memory, read-only during a failover)
  * is tried again with backoff until it succeeds or the batcher is closed: an entry is
@@ -29,8 +31,8 @@ export class WriteBatcher<Part> {
   constructor(
     private readonly redis: Redis,
     private readonly logger: Logger,
-    /** Adds exactly one command carrying every part, in order. */
-    private readonly build: (pipeline: ChainableCommander, parts: Part[]) => void,
+    /** Sends exactly one command carrying every part, in order. */
+    private readonly send: (parts: Part[]) => Promise<unknown>,
   ) {}
 
   enqueue(write: BatchedWrite<Part>): Promise<void> {
@@ -56,32 +58,25 @@ export class WriteBatcher<Part> {
   }
 
   private async flush(batch: typeof this.queue, attempt: number): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    this.build(
-      pipeline,
-      batch.map(({ write }) => write.part),
-    );
-    for (const { write } of batch) write.extra?.(pipeline);
-    let replies: [Error | null, unknown][];
     try {
-      replies = (await pipeline.exec()) ?? [];
+      await this.send(batch.map(({ write }) => write.part));
     } catch (err) {
-      replies = [[err as Error, null]];
-    }
-    const [critical = [new Error('no reply'), null], ...extras] = replies;
-    for (const [err] of extras) if (err) this.logger.warn({ err: err.message }, 'a best-effort write failed');
-    const [err] = critical;
-    if (!err) {
-      for (const entry of batch) entry.resolve();
+      if (this.closed) {
+        for (const entry of batch) entry.reject(err as Error);
+        return;
+      }
+      const delay = reconnectDelay(attempt);
+      this.logger.warn({ err: (err as Error).message, writes: batch.length, retryInMs: delay }, 'settle writes failed; retrying them');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await this.flush(batch, attempt + 1);
       return;
     }
-    if (this.closed) {
-      for (const entry of batch) entry.reject(err);
-      return;
-    }
-    const delay = reconnectDelay(attempt);
-    this.logger.warn({ err: err.message, writes: batch.length, retryInMs: delay }, 'settle writes failed; retrying them');
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    await this.flush(batch, attempt + 1);
+    for (const entry of batch) entry.resolve();
+    const extras = batch.filter(({ write }) => write.extra);
+    if (extras.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const { write } of extras) write.extra!(pipeline);
+    const replies = await pipeline.exec().catch((err: Error) => [[err, null] as const]);
+    for (const [err] of replies ?? []) if (err) this.logger.warn({ err: err.message }, 'a best-effort write failed');
   }
 }

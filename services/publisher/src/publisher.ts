@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   HeraldError,
   encodeEntry,
@@ -30,7 +30,7 @@ export interface PublisherOptions {
 const MAX_NOTIFICATIONS_A_CALL = 500;
 
 /** Keys counted first: the stream, then one record per notification (see publish-batch.lua). */
-type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => ChainableCommander;
+type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 /** Appends notifications to the stream, once per id (see publish-batch.lua). */
 export class Publisher {
@@ -88,15 +88,16 @@ export class Publisher {
   /** Publish several in one script call (one round trip); outcomes in order. */
   async publishMany(notifications: Notification[]): Promise<PublishOutcome[]> {
     const { keys, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
-    const pipeline = this.options.redis.pipeline() as ChainableCommander & { heraldPublish: PublishCommand };
-    pipeline.heraldPublish(
-      1 + notifications.length,
-      keys.stream, ...notifications.map((n) => keys.notification(n.id)),
-      idempotencyTtlS * 1000, recordTtlS, streamMaxLen,
-      ...notifications.flatMap((n) => this.args(n)),
+    // On the connection, not in a pipeline: ioredis sends a script in a pipeline as EVAL with
+    // its whole text every time, and on the connection as EVALSHA once it is known there.
+    const replies = await redisCall(
+      (this.options.redis as unknown as { heraldPublish: PublishCommand }).heraldPublish(
+        1 + notifications.length,
+        keys.stream, ...notifications.map((n) => keys.notification(n.id)),
+        idempotencyTtlS * 1000, recordTtlS, streamMaxLen,
+        ...notifications.flatMap((n) => this.args(n)),
+      ),
     );
-    const [[err, replies] = [new Error('no reply'), null]] = (await redisCall(pipeline.exec())) ?? [];
-    if (err || !replies) throw new HeraldError('HERALD_ERR_UNAVAILABLE', undefined, undefined, { cause: err });
     return (replies as [string, string][]).map(([status, streamId], i) => ({
       status: status as PublishOutcome['status'],
       id: notifications[i]!.id,
