@@ -79,6 +79,13 @@ describe('HERALD_RATE_LIMIT', () => {
     }
   });
 
+  it("limits guesses at the dashboard's sign-in per client address, though it needs no key", async () => {
+    const signIn = (key: string) =>
+      ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers: { 'content-type': 'application/json' }, payload: { key } });
+    for (let i = 0; i < 3; i++) expect((await signIn(`guess-${i}`)).statusCode).toBe(401);
+    expectRateLimited(await signIn('ak1'), 20);
+  });
+
   it('is one budget for every publisher replica on the same Redis', async () => {
     const { HERALD_STREAM, HERALD_KEY_PREFIX } = ctx.pub.config;
     const other = await startPublisher(ctx.redis.url, {

@@ -26,8 +26,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a route needs; default `publish`. */
     role?: Role;
-    /** Open without a key, and outside the rate limit (health, metrics, static pages). */
+    /** Open without a key (health, metrics, static pages, the dashboard's sign-in). */
     public?: boolean;
+    /** Outside the rate limit, HERALD_RATE_LIMIT (health and metrics: probes must always get through). */
+    unlimited?: boolean;
   }
 }
 
@@ -61,6 +63,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     return503OnClosing: true,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     clientErrorHandler,
+    // Node would refuse an HTTP/1.1 request without Host itself, with an empty body; the onRequest
+    // hook below refuses it in Herald's error shape instead (RFC 9112 section 3.2 wants a 400).
+    http: { requireHostHeader: false },
   });
   if (onRoute) app.addHook('onRoute', onRoute);
   const keys = makeKeys(config);
@@ -94,14 +99,18 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   // Every route needs a key unless it says it is public: deciding on the matched route, not on
   // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
   app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      throw new HeraldError('HERALD_ERR_VALIDATION', 'An HTTP/1.1 request needs a Host header');
+    }
     const config = request.routeOptions.config;
-    if (config.public) return;
     // HERALD_RATE_LIMIT counts per API key, never per the key's text (see KeyRing.authorize);
-    // a dashboard session and a publisher without keys count per client address.
+    // public routes, a dashboard session and a publisher without keys count per client address.
     let caller: string | undefined;
-    // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
-    // that changes something must carry a header no other site's form or link can add.
-    if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
+    if (config.public) {
+      // No key needed.
+    } else if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
+      // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
+      // that changes something must carry a header no other site's form or link can add.
       if (request.method !== 'GET' && request.headers['x-herald-dashboard'] !== '1') {
         throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
       }
@@ -109,6 +118,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
       const keyId = keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
       if (keyId) caller = `key:${keyId}`;
     }
+    if (config.unlimited) return;
     const decision = await limiter.spend(caller ?? `ip:${request.ip}`);
     if (!decision.allowed) {
       reply.header('retry-after', String(decision.retryAfterS));
