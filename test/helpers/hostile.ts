@@ -19,8 +19,13 @@ export function checkAnswer(request: string, status: number, body: string, { hea
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown; issues?: unknown } }).error;
   const problems: string[] = [];
+  // A batch that accepted nothing also carries its per-item `results`.
+  const extra = Object.keys(parsed as object).filter((k) => k !== 'error' && k !== 'results');
+  if (extra.length) problems.push(`fields besides error: ${extra.join(', ')}`);
   if (!error || typeof error !== 'object') problems.push('no error object');
   else {
+    const unknown = Object.keys(error).filter((k) => !['code', 'message', 'issues'].includes(k));
+    if (unknown.length) problems.push(`error fields besides code, message, issues: ${unknown.join(', ')}`);
     if (!isErrorCode(error.code)) problems.push(`code ${String(error.code)} is not in the registry`);
     else if (ERRORS[error.code].status !== status) problems.push(`code ${error.code} is registered as ${ERRORS[error.code].status}`);
     if (typeof error.message !== 'string' || error.message === '') problems.push('no message');
