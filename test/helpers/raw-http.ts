@@ -13,7 +13,7 @@ export interface RawExchangeOptions {
    * so the server sees the end instead of waiting for the rest.
    */
   halfClose?: boolean;
-  /** The request is HEAD: its response has headers only. */
+  /** The request is HEAD: its answer has headers only. */
   head?: boolean;
   /** Give up (and fail) when the server neither answers nor closes by then. Default 10000. */
   timeoutMs?: number;
@@ -23,7 +23,7 @@ export interface RawExchangeOptions {
  * Send `request` byte for byte over a fresh connection and collect every response until the
  * server closes it: for requests no well-behaved HTTP client would send (bad framing, control
  * characters, duplicated headers). Send `Connection: close`, or the server keeps the connection
- * open. A server-sent event stream is cut after its headers.
+ * open. A server-sent event stream is cut after its headers; 1xx answers are left out.
  */
 export function rawExchange(port: number, request: Buffer | string, options: RawExchangeOptions = {}): Promise<RawResponse[]> {
   return new Promise((resolve, reject) => {
@@ -48,8 +48,10 @@ export function rawExchange(port: number, request: Buffer | string, options: Raw
     });
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      const head = received.toString('latin1').split('\r\n\r\n')[0]!;
-      if (received.includes('\r\n\r\n') && /^content-type: *text\/event-stream/im.test(head)) finish();
+      // An event stream never ends: done once its head is in (after any 100 Continue).
+      const text = received.toString('latin1');
+      const stream = /^content-type: *text\/event-stream/im.exec(text);
+      if (stream && text.indexOf('\r\n\r\n', stream.index) >= 0) finish();
     });
     // A server that closes on a request it cannot parse may reset rather than close cleanly.
     socket.on('error', () => {});
@@ -73,7 +75,11 @@ function parseResponses(data: Buffer, head: boolean): RawResponse[] {
     }
     rest = rest.subarray(end + 4);
     let body: Buffer = Buffer.alloc(0);
-    if (head || headers['content-type']?.startsWith('text/event-stream')) {
+    const informational = status[1]!.startsWith('1');
+    // An answer to HEAD has no body, except the one a server sends when it cannot parse the
+    // request at all (so does not know it was HEAD) and then closes: tell them apart by what follows.
+    const headAnswer = head && responses.length === 0 && (rest.length === 0 || rest.subarray(0, 7).toString('latin1') === 'HTTP/1.');
+    if (informational || headAnswer || headers['content-type']?.startsWith('text/event-stream')) {
       // No body to read.
     } else if (headers['transfer-encoding'] === 'chunked') {
       const chunks: Buffer[] = [];
@@ -91,7 +97,9 @@ function parseResponses(data: Buffer, head: boolean): RawResponse[] {
       body = rest.subarray(0, length);
       rest = rest.subarray(length);
     }
-    responses.push({ status: Number(status[1]), headers, body: body.toString('utf8') });
+    if (!informational) responses.push({ status: Number(status[1]), headers, body: body.toString('utf8') });
+    // What follows an event stream's head is its events, cut off where the client stopped reading.
+    if (headers['content-type']?.startsWith('text/event-stream')) break;
   }
   return responses;
 }

@@ -190,6 +190,18 @@ export function percentEncode(text: string): string {
     .join('');
 }
 
+/** A valid value for each path parameter the publisher's routes have. */
+export const VALID_PARAMS: Record<string, string> = { userId: 'u1', id: 'n-1', channel: 'email', dlqId: '1-0' };
+
+/** The URL of a route with each `:param` valid (VALID_PARAMS); an unknown parameter fails loudly. */
+export function validPath(route: Pick<RouteOptions, 'url'>): string {
+  return route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => {
+    const value = VALID_PARAMS[name];
+    if (value === undefined) throw new Error(`no valid value for :${name} of ${route.url}: add one to VALID_PARAMS`);
+    return value;
+  });
+}
+
 /** The URL of a route with each `:param` replaced by one of `values` in turn, percent-encoded. */
 export function fillPath(route: Pick<RouteOptions, 'url'>, values: string[]): string {
   let i = 0;

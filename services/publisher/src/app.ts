@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
 import type { PublisherConfig } from './config.js';
-import { clientErrorHandler, sendError } from './http-errors.js';
+import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
 import { RequestLimiter } from './request-limiter.js';
@@ -68,6 +68,11 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     http: { requireHostHeader: false },
   });
   if (onRoute) app.addHook('onRoute', onRoute);
+  // Two answers Node would give itself, outside Herald's error shape: 417 with no body for an
+  // Expect other than 100-continue (RFC 9110 lets a server ignore it instead, as Node's own
+  // checkContinue default does), and a dropped connection for CONNECT.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  app.server.on('connect', refuseConnect);
   const keys = makeKeys(config);
   const context: AppContext = {
     config,

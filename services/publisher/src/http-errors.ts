@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError, type ErrorCode } from '@herald/shared';
@@ -70,6 +70,19 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? new HeraldError('HERALD_ERR_HEADERS_TOO_LARGE', 'The request line and headers are over 16 KiB')
         : new HeraldError('HERALD_ERR_VALIDATION', 'The request is not valid HTTP/1.1');
+  answerOnSocket(socket, error);
+}
+
+/**
+ * `CONNECT host:port` asks for a tunnel, which the publisher is not: 404 like any other method and
+ * path it has no route for. Without this Node drops the connection without an answer.
+ */
+export function refuseConnect(request: IncomingMessage, socket: Socket): void {
+  answerOnSocket(socket, new HeraldError('HERALD_ERR_NOT_FOUND', `No route CONNECT ${request.url ?? ''}: the publisher is not a proxy`));
+}
+
+/** Write `error` as a whole HTTP answer on a socket Fastify does not handle, then close it. */
+function answerOnSocket(socket: Socket, error: HeraldError): void {
   const body = JSON.stringify(error.toBody());
   if (!socket.writable) return void socket.destroy();
   // Ended, not destroyed at once, so the answer is flushed before the connection goes.
