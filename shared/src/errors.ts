@@ -9,6 +9,7 @@ export const ERRORS = {
   HERALD_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'A valid API key is required: send Authorization: Bearer <key>' },
   HERALD_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'This API key may not use this route' },
   HERALD_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
+  HERALD_ERR_REQUEST_TIMEOUT: { status: 408, retryable: true, message: 'The request did not arrive in time' },
   HERALD_ERR_IDEMPOTENCY_MISMATCH: {
     status: 409,
     retryable: false,
@@ -26,6 +27,7 @@ export const ERRORS = {
     message: 'The request body must be JSON: send Content-Type: application/json',
   },
   HERALD_ERR_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests' },
+  HERALD_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'The request line and headers are too large' },
   HERALD_ERR_INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
   HERALD_ERR_UNAVAILABLE: { status: 503, retryable: true, message: 'Redis is unavailable; retry with the same notification id' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

@@ -25,6 +25,8 @@ export interface Keys {
   deadLetterCounts: string;
   /** The consumer group of a channel. */
   group(channel: Channel): string;
+  /** A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires. */
+  requestBudget(caller: string): string;
 }
 
 
@@ -41,5 +43,6 @@ export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: str
     // Tagged with the dead-letter stream's whole name, so it lands in that stream's slot.
     deadLetterCounts: `${prefix}{${stream}:dlq}:counts`,
     group: (channel: Channel) => GROUPS[channel],
+    requestBudget: (caller: string) => `${prefix}rate:req:${caller}`,
   });
 }

@@ -64,7 +64,15 @@ export const urlSchema = z
 
 export const dataSchema = z
   .record(z.string(), z.unknown(), { error: 'expected a JSON object' })
-  .refine((v) => Buffer.byteLength(JSON.stringify(v)) <= DATA_MAX_BYTES, `expected at most ${DATA_MAX_BYTES} bytes as JSON`);
+  .refine((v) => {
+    try {
+      return Buffer.byteLength(JSON.stringify(v)) <= DATA_MAX_BYTES;
+    } catch {
+      // JSON.stringify recurses: nesting a few thousand levels deep (a 64 KiB body allows more)
+      // overflows the stack, and anything that deep is far over the limit anyway.
+      return false;
+    }
+  }, `expected at most ${DATA_MAX_BYTES} bytes as JSON`);
 
 export const emailSchema = z.email('expected an email address').max(254, 'expected at most 254 characters');
 export const phoneSchema = z.string().regex(E164_PATTERN, 'expected a phone number in E.164 form, such as +14155550123');

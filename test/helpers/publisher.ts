@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { connectRedis, createLogger, makeKeys, parseEnv, type Keys } from '@herald/shared';
 import { buildApp } from '../../services/publisher/src/app.js';
@@ -15,6 +15,8 @@ export interface TestPublisher {
   redis: Redis;
   /** A plain connection for the test's own checks. */
   admin: Redis;
+  /** Every route the app registered, as Fastify's onRoute hook saw it (HEAD routes included). */
+  routes: readonly RouteOptions[];
   /** `http://127.0.0.1:<port>` once `listen()` was called. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -46,7 +48,8 @@ export async function startPublisher(redisUrl: string, env: Record<string, strin
     redis.once('error', reject);
   });
   const admin = connectRedis(config.REDIS_URL, { name: 'test-admin', logger });
-  const app = buildApp({ config, redis, logger });
+  const routes: RouteOptions[] = [];
+  const app = buildApp({ config, redis, logger, onRoute: (route) => void routes.push(route) });
   await app.ready();
   return {
     app,
@@ -54,6 +57,7 @@ export async function startPublisher(redisUrl: string, env: Record<string, strin
     keys: makeKeys(config),
     redis,
     admin,
+    routes,
     async listen() {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = app.server.address() as { port: number };

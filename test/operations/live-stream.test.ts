@@ -233,6 +233,18 @@ describe('GET /v1/stream', () => {
     expect((await clientLines()).length).toBe(before);
   });
 
+  it('answers HEAD with the head alone, at once, and opens no Redis connection for it', async () => {
+    // Found by test/hostile/headers.test.ts: HEAD ran the stream, whose head Node held back (no
+    // body may follow), so the client waited for ever while a reader held a Redis connection.
+    const base = await ctx.pub.listen();
+    const before = (await clientLines()).length;
+    const res = await fetch(`${base}/v1/stream`, { method: 'HEAD', headers: { authorization: 'Bearer ak' }, signal: AbortSignal.timeout(5000) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await res.text()).toBe('');
+    expect((await clientLines()).length).toBe(before);
+  });
+
   it('a client that disconnects frees its Redis connection (cancel and abort)', async () => {
     const base = await ctx.pub.listen();
     const before = (await clientLines()).length;

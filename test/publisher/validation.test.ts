@@ -92,6 +92,12 @@ describe('POST /v1/notifications: body parsing', () => {
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
 
+  it('answers 400 naming data, not 5xx, for data nested deeper than JSON.stringify can recurse', async () => {
+    // Found by test/hostile/bodies.test.ts: the size check of `data` serialised it and overflowed the stack.
+    const res = await post(`{"userId": "u1", "type": "otp", "body": "hi", "data": {"x": ${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+    await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['data']);
+  });
+
   it('answers 400, not 5xx, for a body with a constructor.prototype key', async () => {
     const res = await post(`{"constructor": {"prototype": {"isAdmin": true}}, "userId": "u1", "type": "otp", "body": "hi"}`);
     await expectRejected(res, 400, 'HERALD_ERR_BAD_JSON', undefined);

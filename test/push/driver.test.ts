@@ -1,3 +1,4 @@
+import type { LookupAddress, lookup } from 'node:dns';
 import { request } from 'node:https';
 import type { Redis } from 'ioredis';
 import webpush from 'web-push';
@@ -7,7 +8,7 @@ import { startPushStandIn, type PushStandIn, type StandInSubscription } from '@h
 import { classifyPushError } from '../../services/push/src/classify-push-error.js';
 import { pushEnv } from '../../services/push/src/config.js';
 import { createPushAgent } from '../../services/push/src/push-agent.js';
-import { createPushDriver } from '../../services/push/src/push-driver.js';
+import { createPushDriver, type PushDriverOptions } from '../../services/push/src/push-driver.js';
 import { pushTopic } from '../../services/push/src/render-push.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { never, rejection } from '../helpers/promises.js';
@@ -37,7 +38,7 @@ afterAll(async () => {
  * A driver trusting the stand-in's certificate. A worker process would get that trust from
  * NODE_EXTRA_CA_CERTS, which Node only reads at start; in process the factory takes `ca`.
  */
-function driverFor(env: Record<string, string> = {}, keys = vapid): ChannelDriver {
+function driverFor(env: Record<string, string> = {}, keys = vapid, options: PushDriverOptions = { ca: pushService.caCertPem }): ChannelDriver {
   const config = parseEnv(pushEnv, {
     REDIS_URL: redisServer.url,
     LOG_LEVEL: 'silent',
@@ -47,7 +48,7 @@ function driverFor(env: Record<string, string> = {}, keys = vapid): ChannelDrive
     HERALD_ALLOW_PRIVATE_PUSH: 'true',
     ...env,
   });
-  const driver = createPushDriver(config, { redis, keys: makeKeys(config), logger: createLogger('test', 'silent') }, { ca: pushService.caCertPem });
+  const driver = createPushDriver(config, { redis, keys: makeKeys(config), logger: createLogger('test', 'silent') }, options);
   drivers.push(driver);
   return driver;
 }
@@ -70,6 +71,14 @@ function targetOf(driver: ChannelDriver, subscription: StandInSubscription): Tar
 }
 
 
+
+/** A dns.lookup that answers every name with `addresses`. */
+function resolvingTo(addresses: LookupAddress[]): typeof lookup {
+  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options.all) callback(null, addresses);
+    else callback(null, addresses[0]!.address, addresses[0]!.family);
+  }) as typeof lookup;
+}
 
 describe('push driver against a Web Push service', () => {
   it('delivers an encrypted payload that decrypts, with TTL, topic and VAPID', async () => {
@@ -139,6 +148,39 @@ describe('push driver against a Web Push service', () => {
     const named = driver.classify(await rejection(driver.send(notification('p-localhost'), targetOf(driver, byName), never())));
     expect(named.kind).toBe('permanent');
     expect(pushService.received).toHaveLength(0);
+  });
+
+  it.each<[string, LookupAddress[]]>([
+    ['a loopback address', [{ address: '127.0.0.1', family: 4 }]],
+    ['a public and a private address (the private one could be the one connected to)', [{ address: '203.0.113.7', family: 4 }, { address: '10.1.2.3', family: 4 }]],
+    ['an IPv4-mapped IPv6 loopback address', [{ address: '::ffff:127.0.0.1', family: 6 }]],
+    ['an IPv6 link-local address', [{ address: 'fe80::1', family: 6 }]],
+    ['the cloud metadata address', [{ address: '169.254.169.254', family: 4 }]],
+  ])('refuses at send time an endpoint whose name resolves to %s, and sends nothing', async (_name, addresses) => {
+    // A name the publisher accepted (it is not private by its name alone), resolved only when
+    // sending, through a resolver the test controls: no outside DNS is reachable here.
+    const named = await startPushStandIn({ vapidPublicKey: vapid.publicKey, publicHost: 'push.herald.test' });
+    try {
+      const subscription = named.createSubscription();
+      expect(new URL(subscription.endpoint).hostname).toBe('push.herald.test');
+      const driver = driverFor({ HERALD_ALLOW_PRIVATE_PUSH: 'false' }, vapid, { ca: named.caCertPem, lookup: resolvingTo(addresses) });
+      const err = driver.classify(await rejection(driver.send(notification('p-rebind'), targetOf(driver, subscription), never())));
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err.kind).toBe('permanent');
+      expect(err.message).toMatch(/push\.herald\.test resolves to the private address/);
+      expect(err.message).not.toContain('/push/');
+      expect(named.received).toHaveLength(0);
+
+      // The same name, resolved the same way, with private addresses allowed reaches the service
+      // when it is the one resolved to: the refusal above was the address check and nothing else.
+      if (addresses.length === 1 && addresses[0]!.address === '127.0.0.1') {
+        const allowed = driverFor({ HERALD_ALLOW_PRIVATE_PUSH: 'true' }, vapid, { ca: named.caCertPem, lookup: resolvingTo(addresses) });
+        await allowed.send(notification('p-allowed'), targetOf(allowed, subscription), never());
+        expect(named.received).toHaveLength(1);
+      }
+    } finally {
+      await named.close();
+    }
   });
 
   it('checks the addresses a name resolves to when connecting', async () => {

@@ -1,11 +1,12 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
 import type { PublisherConfig } from './config.js';
-import { sendError } from './http-errors.js';
+import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { RequestLimiter } from './request-limiter.js';
 import { SESSION_COOKIE, readCookie } from './dashboard/session.js';
 import { DashboardSessions, dashboardRoutes } from './routes/dashboard.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
@@ -25,8 +26,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a route needs; default `publish`. */
     role?: Role;
-    /** Open without a key (health and metrics). */
+    /** Open without a key (health, metrics, static pages, the dashboard's sign-in). */
     public?: boolean;
+    /** Outside the rate limit, HERALD_RATE_LIMIT (health and metrics: probes must always get through). */
+    unlimited?: boolean;
   }
 }
 
@@ -44,10 +47,12 @@ export interface BuildAppOptions {
   /** A connection made with connectRedis(..., {failFast: true}); the app does not close it. */
   redis: Redis;
   logger: Logger;
+  /** Called for every route as it is registered (tests derive the list of routes from it). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** The publisher's HTTP app, ready to `listen()` or `inject()`. */
-export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyInstance {
+export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines would dominate the logs at thousands of requests a second; errors are logged.
@@ -57,7 +62,17 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
     routerOptions: { maxParamLength: 3 * 128 },
     return503OnClosing: true,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    clientErrorHandler,
+    // Node would refuse an HTTP/1.1 request without Host itself, with an empty body; the onRequest
+    // hook below refuses it in Herald's error shape instead (RFC 9112 section 3.2 wants a 400).
+    http: { requireHostHeader: false },
   });
+  if (onRoute) app.addHook('onRoute', onRoute);
+  // Two answers Node would give itself, outside Herald's error shape: 417 with no body for an
+  // Expect other than 100-continue (RFC 9110 lets a server ignore it instead, as Node's own
+  // checkContinue default does), and a dropped connection for CONNECT.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  app.server.on('connect', refuseConnect);
   const keys = makeKeys(config);
   const context: AppContext = {
     config,
@@ -74,24 +89,49 @@ export function buildApp({ config, redis, logger }: BuildAppOptions): FastifyIns
   };
   const keyRing = new KeyRing(config.HERALD_API_KEYS, config.HERALD_ADMIN_KEYS);
   const sessions = new DashboardSessions(config.HERALD_ADMIN_KEYS);
+  const limiter = new RequestLimiter({
+    redis,
+    keyOf: keys.requestBudget,
+    perMinute: config.HERALD_RATE_LIMIT,
+    // A hung Redis delays the route's own 503 by at most this much (see RequestLimiter).
+    deadlineMs: Math.min(250, config.HERALD_REDIS_TIMEOUT_MS),
+    logger,
+  });
 
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
 
   // Every route needs a key unless it says it is public: deciding on the matched route, not on
   // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      throw new HeraldError('HERALD_ERR_VALIDATION', 'An HTTP/1.1 request needs a Host header');
+    }
     const config = request.routeOptions.config;
-    if (config.public) return;
-    // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
-    // that changes something must carry a header no other site's form or link can add.
-    if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
+    // HERALD_RATE_LIMIT counts per API key, never per the key's text (see KeyRing.authorize);
+    // public routes, a dashboard session and a publisher without keys count per client address.
+    let caller: string | undefined;
+    if (config.public) {
+      // No key needed.
+    } else if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
+      // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
+      // that changes something must carry a header no other site's form or link can add.
       if (request.method !== 'GET' && request.headers['x-herald-dashboard'] !== '1') {
         throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
       }
-      return;
+    } else {
+      const keyId = keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
+      if (keyId) caller = `key:${keyId}`;
     }
-    keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
+    if (config.unlimited) return;
+    const decision = await limiter.spend(caller ?? `ip:${request.ip}`);
+    if (!decision.allowed) {
+      reply.header('retry-after', String(decision.retryAfterS));
+      throw new HeraldError(
+        'HERALD_ERR_RATE_LIMITED',
+        `Too many requests: more than ${context.config.HERALD_RATE_LIMIT} a minute (HERALD_RATE_LIMIT); retry after ${decision.retryAfterS} s`,
+      );
+    }
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -20,6 +20,11 @@ export const publisherEnv = {
   HERALD_OUTBOX_URL: z.string().trim().url('expected an http URL').optional(),
   /** How long a Redis command may take before the request answers 503, in ms. Default 1000. */
   HERALD_REDIS_TIMEOUT_MS: envInt(1000, 50, 60_000),
+  /**
+   * Requests per minute per API key, or per client address when no key is configured, shared by
+   * every replica through Redis; beyond it 429 with Retry-After. Default 6000; 0 turns it off.
+   */
+  HERALD_RATE_LIMIT: envInt(6000, 0, 10_000_000),
 };
 
 export type PublisherConfig = z.output<z.ZodObject<typeof publisherEnv>>;

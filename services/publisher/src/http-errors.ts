@@ -1,3 +1,5 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError, type ErrorCode } from '@herald/shared';
 
@@ -51,4 +53,42 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     request.log.error({ err: err instanceof HeraldError && err.cause ? err.cause : err }, heraldError.code);
   }
   return reply.code(heraldError.status).type('application/json').send(heraldError.toBody());
+}
+
+/**
+ * Answers for requests Node's HTTP parser refuses before Fastify sees them (a malformed request
+ * line or header, headers over 16 KiB, a body that never arrives), in Herald's error shape like
+ * every other 4xx. Unlike Fastify's default it logs nothing: the error carries the raw bytes
+ * received (`rawPacket`), Authorization header included.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new HeraldError('HERALD_ERR_REQUEST_TIMEOUT')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new HeraldError('HERALD_ERR_HEADERS_TOO_LARGE', 'The request line and headers are over 16 KiB')
+        : new HeraldError('HERALD_ERR_VALIDATION', 'The request is not valid HTTP/1.1');
+  answerOnSocket(socket, error);
+}
+
+/**
+ * `CONNECT host:port` asks for a tunnel, which the publisher is not: 404 like any other method and
+ * path it has no route for. Without this Node drops the connection without an answer.
+ */
+export function refuseConnect(request: IncomingMessage, socket: Socket): void {
+  answerOnSocket(socket, new HeraldError('HERALD_ERR_NOT_FOUND', `No route CONNECT ${request.url ?? ''}: the publisher is not a proxy`));
+}
+
+/** Write `error` as a whole HTTP answer on a socket Fastify does not handle, then close it. */
+function answerOnSocket(socket: Socket, error: HeraldError): void {
+  const body = JSON.stringify(error.toBody());
+  if (!socket.writable) return void socket.destroy();
+  // Ended, not destroyed at once, so the answer is flushed before the connection goes.
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -11,6 +11,11 @@ export interface PushAgentOptions {
    * NODE_EXTRA_CA_CERTS instead; this is for a driver in a process started without it.
    */
   ca?: string | Buffer | undefined;
+  /**
+   * How names are resolved: Node's dns.lookup unless given (tests give one, since a name that
+   * resolves to a private address needs a DNS they control).
+   */
+  lookup?: typeof dnsLookup | undefined;
 }
 
 /**
@@ -25,29 +30,31 @@ export function createPushAgent(options: PushAgentOptions): Agent {
   return new Agent({
     keepAlive: true,
     ...(options.ca ? { ca: [...rootCertificates, ...[options.ca].flat().map(String)] } : {}),
-    ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+    lookup: options.allowPrivate ? (options.lookup ?? dnsLookup) : publicOnlyLookup(options.lookup ?? dnsLookup),
   });
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
-/** dns.lookup that fails when the name has a private address among its answers. */
-function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const refused = addresses.find((a) => isPrivateAddress(a.address));
-    if (refused) {
-      return callback(
-        new DeliveryError(
-          'permanent',
-          `push endpoint host ${hostname} resolves to the private address ${refused.address}; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`,
-        ),
-        [],
-      );
-    }
-    const first = addresses[0];
-    if (options.all) callback(null, addresses);
-    else if (first) callback(null, first.address, first.family);
-    else callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
-  });
+/** A lookup like `resolve` that fails when the name has a private address among its answers. */
+function publicOnlyLookup(resolve: typeof dnsLookup) {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      const refused = addresses.find((a) => isPrivateAddress(a.address));
+      if (refused) {
+        return callback(
+          new DeliveryError(
+            'permanent',
+            `push endpoint host ${hostname} resolves to the private address ${refused.address}; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`,
+          ),
+          [],
+        );
+      }
+      const first = addresses[0];
+      if (options.all) callback(null, addresses);
+      else if (first) callback(null, first.address, first.family);
+      else callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
+    });
+  };
 }

@@ -3,7 +3,7 @@ import webpush from 'web-push';
 import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
-import { createPushAgent } from './push-agent.js';
+import { createPushAgent, type PushAgentOptions } from './push-agent.js';
 import { pushTargetKey } from './push-target-key.js';
 import { renderPush } from './render-push.js';
 import { vapidKeysMatch } from './vapid-keys.js';
@@ -12,6 +12,8 @@ import { vapidKeysMatch } from './vapid-keys.js';
 export interface PushDriverOptions {
   /** Extra certificate authorities to trust for push endpoints (PEM), besides Node's own. */
   ca?: string | Buffer;
+  /** How endpoint names are resolved; Node's dns.lookup unless given (see PushAgentOptions). */
+  lookup?: PushAgentOptions['lookup'];
 }
 
 /**
@@ -40,7 +42,7 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
       ? { subject: config.VAPID_SUBJECT!, publicKey: config.VAPID_PUBLIC_KEY!, privateKey: config.VAPID_PRIVATE_KEY! }
       : undefined;
   const allowPrivate = config.HERALD_ALLOW_PRIVATE_PUSH;
-  const agent = createPushAgent({ allowPrivate, ca: options.ca });
+  const agent = createPushAgent({ allowPrivate, ca: options.ca, lookup: options.lookup });
 
   return {
     channel: 'push',

@@ -6,6 +6,13 @@ import { redisCall } from '../redis-call.js';
 /** Longest a read waits before looking again, and how often a quiet stream sends a heartbeat. */
 const BLOCK_MS = 5000;
 
+const EVENT_STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
 /**
  * `GET /v1/stream` (admin): server-sent events, one per new entry of the stream, from now or
  * from `?from=<stream id>` (or the `Last-Event-ID` a reconnecting EventSource sends). Each event
@@ -33,6 +40,10 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
       const info = await redisCall(readStreamInfo(redis, keys.stream));
       start = info ? String(info['last-generated-id']) : '0-0';
     }
+    // HEAD (which Fastify serves with this handler) has no body, so no events: the head alone. A
+    // stream for it would never send its head (Node holds it back until a body write) nor end,
+    // and would hold a Redis connection for as long as the client stayed.
+    if (request.method === 'HEAD') return reply.headers(EVENT_STREAM_HEADERS).send();
     // Fails fast while Redis is away (no offline queue), so the loop keeps sending heartbeats.
     const reader = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: undefined });
     reader.on('error', () => undefined); // reconnects by itself; the loop below reports nothing to the client
@@ -53,12 +64,7 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     if (request.raw.destroyed || reply.raw.destroyed) gone();
 
     reply.hijack();
-    reply.raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    reply.raw.writeHead(200, EVENT_STREAM_HEADERS);
     reply.raw.write(': herald live stream\n\n');
 
     // The first read waits for the connection (briefly), rather than fail and back off.

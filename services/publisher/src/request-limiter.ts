@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@herald/shared';
+
+const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-1.lua', import.meta.url), 'utf8');
+
+type RequestLimitCommand = (key: string, perMinute: number) => Promise<number>;
+
+/** What a caller's budget answered: go, or wait this long before trying again. */
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number };
+
+export interface RequestLimiterOptions {
+  redis: Redis;
+  /** The Redis key of a caller's budget. */
+  keyOf: (caller: string) => string;
+  /** Requests per minute per caller (HERALD_RATE_LIMIT); 0 turns the limiter off. */
+  perMinute: number;
+  /** How long to wait for Redis before letting the request through, in ms. */
+  deadlineMs: number;
+  logger: Logger;
+}
+
+/** After Redis failed to answer the limiter, how long requests go unchecked before it asks again. */
+const PAUSE_AFTER_FAILURE_MS = 1000;
+
+/**
+ * HERALD_RATE_LIMIT: requests per minute per caller (an API key, or a client address when no
+ * key is configured), counted in Redis so every publisher replica draws on one budget (see
+ * request-limit-1.lua).
+ *
+ * It fails open: when Redis does not answer within `deadlineMs`, the request goes on and meets
+ * Redis on its own, answering whatever its route answers without Redis (503 for a route that
+ * needs it). A limiter must never refuse more than the outage itself does, nor add much to how
+ * long the 503 takes: after a failure it stops asking for PAUSE_AFTER_FAILURE_MS, so during an
+ * outage one request a second waits up to `deadlineMs` more, and the others not at all.
+ */
+export class RequestLimiter {
+  private readonly take: RequestLimitCommand | undefined;
+  private pausedUntil = 0;
+  private lastWarning = 0;
+
+  constructor(private readonly options: RequestLimiterOptions) {
+    if (options.perMinute > 0) {
+      options.redis.defineCommand('heraldRequestLimit', { numberOfKeys: 1, lua: REQUEST_LIMIT_SCRIPT });
+      this.take = (options.redis as Redis & { heraldRequestLimit: RequestLimitCommand }).heraldRequestLimit.bind(options.redis);
+    }
+  }
+
+  /** Spend one request of `caller`'s budget; `caller` must not be a secret (it names a Redis key). */
+  async spend(caller: string): Promise<LimitDecision> {
+    const { redis, keyOf, perMinute, deadlineMs } = this.options;
+    if (!this.take || Date.now() < this.pausedUntil || redis.status !== 'ready') return { allowed: true };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const answer = this.take(keyOf(caller), perMinute);
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
+      });
+      answer.catch(() => {}); // it may fail after the deadline settled the race
+      const waitMs = Number(await Promise.race([answer, deadline]));
+      return waitMs > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) } : { allowed: true };
+    } catch (err) {
+      this.pausedUntil = Date.now() + PAUSE_AFTER_FAILURE_MS;
+      // At most one line a minute: an outage would otherwise log one a second.
+      if (Date.now() - this.lastWarning > 60_000) {
+        this.lastWarning = Date.now();
+        this.options.logger.warn({ err: (err as Error).message }, 'rate limit unavailable (Redis); letting requests through');
+      }
+      return { allowed: true };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { parseEnv } from '@herald/shared';
+import { publisherEnv } from '../../services/publisher/src/config.js';
+import { startPublisher, usePublisher, type TestPublisher } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const ctx = usePublisher({ HERALD_API_KEYS: 'pk1,pk2', HERALD_ADMIN_KEYS: 'ak1', HERALD_RATE_LIMIT: '3' });
+
+const notification = { userId: 'u1', type: 'otp', body: 'Your code is 123456' };
+
+function publish(pub: TestPublisher, key: string | undefined, remoteAddress?: string) {
+  return pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    payload: JSON.stringify(notification),
+    ...(remoteAddress ? { remoteAddress } : {}),
+  });
+}
+
+/** Spend `count` requests of a caller's budget, each of which must be let through. */
+async function spend(pub: TestPublisher, key: string | undefined, count: number, remoteAddress?: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const res = await publish(pub, key, remoteAddress);
+    expect(res.statusCode, `request ${i + 1} of ${count}`).toBe(202);
+  }
+}
+
+function expectRateLimited(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, maxRetryAfterS: number) {
+  expect(res.statusCode).toBe(429);
+  expect(res.json().error.code).toBe('HERALD_ERR_RATE_LIMITED');
+  expect(res.json().error.message).toContain('HERALD_RATE_LIMIT');
+  const retryAfter = Number(res.headers['retry-after']);
+  expect(Number.isInteger(retryAfter), `Retry-After ${String(res.headers['retry-after'])}`).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(maxRetryAfterS);
+}
+
+describe('HERALD_RATE_LIMIT', () => {
+  it('lets a key send its budget, then answers 429 with Retry-After and appends nothing', async () => {
+    await spend(ctx.pub, 'pk1', 3);
+    const refused = await publish(ctx.pub, 'pk1');
+    // 3 a minute: the next request fits 20 s after the first.
+    expectRateLimited(refused, 20);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(3);
+  });
+
+  it('counts each key on its own, and names no key in Redis', async () => {
+    await spend(ctx.pub, 'pk1', 3);
+    expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
+    await spend(ctx.pub, 'pk2', 3);
+    await spend(ctx.pub, 'ak1', 3);
+    const budgets = await ctx.pub.admin.keys(ctx.pub.keys.requestBudget('*'));
+    expect(budgets).toHaveLength(3);
+    for (const key of budgets) expect(key).not.toMatch(/pk1|pk2|ak1/);
+  });
+
+  it('counts only requests that got past the key check', async () => {
+    for (let i = 0; i < 5; i++) expect((await publish(ctx.pub, 'wrong')).statusCode).toBe(401);
+    await spend(ctx.pub, 'pk1', 3);
+  });
+
+  it('counts a 4xx answer too: a caller sending garbage spends its budget', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/nobody', headers: { authorization: 'Bearer pk1' } });
+      expect(res.statusCode).toBe(404);
+    }
+    expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
+  });
+
+  it('never limits /healthz, /readyz and /metrics', async () => {
+    await spend(ctx.pub, 'pk1', 3);
+    expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
+    for (const url of ['/healthz', '/readyz', '/metrics']) {
+      for (let i = 0; i < 5; i++) {
+        const res = await ctx.pub.app.inject({ method: 'GET', url, headers: { authorization: 'Bearer pk1' } });
+        expect(res.statusCode, url).toBe(200);
+      }
+    }
+  });
+
+  it("limits guesses at the dashboard's sign-in per client address, though it needs no key", async () => {
+    const signIn = (key: string) =>
+      ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers: { 'content-type': 'application/json' }, payload: { key } });
+    for (let i = 0; i < 3; i++) expect((await signIn(`guess-${i}`)).statusCode).toBe(401);
+    expectRateLimited(await signIn('ak1'), 20);
+  });
+
+  it('is one budget for every publisher replica on the same Redis', async () => {
+    const { HERALD_STREAM, HERALD_KEY_PREFIX } = ctx.pub.config;
+    const other = await startPublisher(ctx.redis.url, {
+      HERALD_API_KEYS: 'pk1',
+      HERALD_RATE_LIMIT: '3',
+      HERALD_STREAM,
+      HERALD_KEY_PREFIX,
+    });
+    try {
+      await spend(ctx.pub, 'pk1', 2);
+      await spend(other, 'pk1', 1);
+      expectRateLimited(await publish(other, 'pk1'), 20);
+      expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refills as time passes: a refused caller gets through once Retry-After is over', async () => {
+    // 120 a minute: one more every 500 ms once the budget is spent.
+    const pub = await ctx.restart({ HERALD_RATE_LIMIT: '120' });
+    // The budget refills while it is spent, so count up to the first refusal rather than to 120.
+    let accepted = 0;
+    let refused = await publish(pub, 'pk1');
+    while (refused.statusCode === 202 && accepted < 1000) {
+      accepted++;
+      refused = await publish(pub, 'pk1');
+    }
+    expect(accepted).toBeGreaterThanOrEqual(120);
+    expectRateLimited(refused, 1);
+    const started = Date.now();
+    await waitFor(async () => (await publish(pub, 'pk1')).statusCode === 202, { what: 'a request let through again' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('counts per client address when no key is configured', async () => {
+    const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '' });
+    await spend(pub, undefined, 3, '10.0.0.1');
+    expectRateLimited(await publish(pub, undefined, '10.0.0.1'), 20);
+    await spend(pub, undefined, 3, '10.0.0.2');
+    // An Authorization header means nothing without keys, so it opens no budget of its own.
+    expectRateLimited(await publish(pub, 'anything', '10.0.0.1'), 20);
+  });
+
+  it('is off with 0: no budget is kept', async () => {
+    const pub = await ctx.restart({ HERALD_RATE_LIMIT: '0' });
+    await spend(pub, 'pk1', 20);
+    expect(await pub.admin.keys(pub.keys.requestBudget('*'))).toEqual([]);
+  });
+
+  it('fails open: with Redis down a request answers what its route answers without Redis, never 429', async () => {
+    const pub = await ctx.restart({ HERALD_REDIS_TIMEOUT_MS: '200' });
+    await spend(pub, 'pk1', 3);
+    expectRateLimited(await publish(pub, 'pk1'), 20);
+    // Hung (every command times out), then gone (every command fails at once).
+    for (const [state, pause, resume] of [
+      ['hung', () => ctx.redis.signal('SIGSTOP'), async () => ctx.redis.signal('SIGCONT')],
+      ['stopped', () => ctx.redis.stop(), () => ctx.redis.start()],
+    ] as const) {
+      await pause();
+      try {
+        const published = await publish(pub, 'pk1');
+        expect(published.statusCode, `publish with Redis ${state}`).toBe(503);
+        expect(published.json().error.code).toBe('HERALD_ERR_UNAVAILABLE');
+        const key = await pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key', headers: { authorization: 'Bearer pk1' } });
+        // No VAPID key is configured: the route's own 404, which needs no Redis.
+        expect(key.statusCode, `a route without Redis, Redis ${state}`).toBe(404);
+      } finally {
+        await resume();
+      }
+    }
+  });
+});
+
+describe('HERALD_RATE_LIMIT configuration', () => {
+  it('defaults to 6000 a minute', () => {
+    expect(parseEnv(publisherEnv, {}).HERALD_RATE_LIMIT).toBe(6000);
+  });
+
+  it.each(['-1', '1.5', 'lots', '100/min'])('refuses %j with one line naming the variable', (value) => {
+    expect(() => parseEnv(publisherEnv, { HERALD_RATE_LIMIT: value })).toThrow(
+      /^HERALD_RATE_LIMIT: expected a whole number from 0 to 10000000$/,
+    );
+  });
+});
