@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import type { Redis } from 'ioredis';
 import { CHANNELS, makeKeys, toRecord, type Channel, type Notification } from '@herald/shared';
 import { freePort } from '../test/helpers/free-port.js';
@@ -25,18 +26,28 @@ export function publishRequest(n: Notification): Record<string, unknown> {
   return { id: n.id, userId: n.userId, type: n.type, title: n.payload.title, body: n.payload.body, data: n.payload.data };
 }
 
+/** Bounded, kept-alive connections: fetch would open one per request while answers lag. */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
 /**
  * POST a JSON body, sending it again on 503 ("retry with the same notification id"), as a real
  * client would; resolves with how many retries it took. Any other answer than `expected` throws.
  */
 export async function post(url: string, body: string, expected = 202): Promise<number> {
   for (let retries = 0; ; retries++) {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    if (res.status === expected) {
-      await res.arrayBuffer();
-      return retries;
-    }
-    if (res.status !== 503 || retries === 4) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status === expected) return retries;
+    if (status !== 503 || retries === 4) throw new Error(`${url} answered ${status}: ${text}`);
   }
 }
 

@@ -6,7 +6,9 @@
  * is aborted at most one sweep interval after its deadline.
  */
 export class SendDeadlines {
-  private readonly watched = new Map<AbortController, number>();
+  /** Sends started in the same millisecond share a controller: same deadline, one allocation. */
+  private readonly watched = new Map<AbortController, { deadline: number; sends: number }>();
+  private current: { controller: AbortController; startedAt: number } | undefined;
   private sweep: NodeJS.Timeout | undefined;
   private readonly intervalMs: number;
 
@@ -21,10 +23,26 @@ export class SendDeadlines {
    * too cost more per send than the send itself in a dry run.
    */
   start(): { signal: AbortSignal; done: () => void } {
-    const controller = new AbortController();
-    this.watched.set(controller, Date.now() + this.timeoutMs);
+    const now = Date.now();
+    let controller = this.current?.startedAt === now ? this.current.controller : undefined;
+    if (!controller || controller.signal.aborted || !this.watched.has(controller)) {
+      controller = new AbortController();
+      this.current = { controller, startedAt: now };
+      this.watched.set(controller, { deadline: now + this.timeoutMs, sends: 0 });
+    }
+    this.watched.get(controller)!.sends++;
     this.sweep ??= setInterval(() => this.abortOverdue(), this.intervalMs);
-    return { signal: controller.signal, done: () => this.forget(controller) };
+    const shared = controller;
+    let settled = false;
+    return {
+      signal: shared.signal,
+      done: () => {
+        if (settled) return;
+        settled = true;
+        const watch = this.watched.get(shared);
+        if (watch && --watch.sends === 0) this.forget(shared);
+      },
+    };
   }
 
   /** Abort every send in flight now (the worker is stopping and its drain time is up). */
@@ -37,7 +55,7 @@ export class SendDeadlines {
 
   private abortOverdue(): void {
     const now = Date.now();
-    for (const [controller, deadline] of this.watched) {
+    for (const [controller, { deadline }] of this.watched) {
       if (deadline > now) continue;
       this.forget(controller);
       controller.abort(new Error(`no answer within ${this.timeoutMs} ms`));
