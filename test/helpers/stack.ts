@@ -2,7 +2,7 @@ import webpush from 'web-push';
 import { startPushStandIn, startSmtpStandIn, startTwilioStandIn, type PushStandIn, type SmtpStandIn, type TwilioStandIn } from '@herald/stand-ins';
 import type { Channel } from '@herald/shared';
 import { startPublisher, type TestPublisher } from './publisher.js';
-import { startRedis, type TestRedis } from './redis-server.js';
+import { startRedis, type TestRedis, type TestRedisOptions } from './redis-server.js';
 import { spawnService, type ServiceProcess } from './service-process.js';
 
 /**
@@ -29,8 +29,8 @@ export const TWILIO_FROM = '+15005550006';
 
 let consumerCounter = 0;
 
-export async function startStack(publisherEnv: Record<string, string> = {}): Promise<TestStack> {
-  const redis = await startRedis();
+export async function startStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): Promise<TestStack> {
+  const redis = await startRedis(redisOptions);
   const vapid = webpush.generateVAPIDKeys();
   const [smtp, twilio, push] = await Promise.all([startSmtpStandIn(), startTwilioStandIn(), startPushStandIn({ vapidPublicKey: vapid.publicKey })]);
   const pub = await startPublisher(redis.url, { HERALD_ALLOW_PRIVATE_PUSH: 'true', VAPID_PUBLIC_KEY: vapid.publicKey, ...publisherEnv });
