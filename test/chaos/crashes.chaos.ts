@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CHANNELS, type Channel } from '@herald/shared';
 import type { ServiceProcess } from '../helpers/service-process.js';
-import { startStack, type TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
 import { DeliveryTally, smsRef } from './delivery-tally.js';
@@ -32,15 +32,10 @@ const WORKER_ENV = {
   HERALD_SEND_TIMEOUT_MS: '3000',
 };
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.close();
-});
+const ctx = useStack();
 
 it('delivers every notification on every channel while replicas are killed every 2 s', async () => {
+  const { stack } = ctx;
   const { userIds } = await addUsers(stack, USERS);
   const tally = new DeliveryTally(stack);
   const replicas: Record<Channel, ServiceProcess[]> = { email: [], sms: [], push: [] };
@@ -87,7 +82,7 @@ it('delivers every notification on every channel while replicas are killed every
   }
   await publishing;
   await waitFor(() => tally.complete(expected), { timeoutMs: 300_000, intervalMs: 200, what: 'every notification on every channel' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys.stream), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
   const seconds = (Date.now() - started) / 1000;
 
   const summary = tally.summarise(expected);

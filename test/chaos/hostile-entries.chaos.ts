@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CHANNELS, decodeChannelStatus, statusField, type Channel } from '@herald/shared';
-import { startStack, type TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
 import { DeliveryTally } from './delivery-tally.js';
@@ -17,15 +17,10 @@ const ENTRIES = 10_000;
 const SEED = 7;
 const DEAD_LETTER_REASONS = ['malformed', 'permanent', 'gone', 'max_attempts'];
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.close();
-});
+const ctx = useStack();
 
 it('delivers, skips or dead-letters every hostile entry with a reason, crashes no worker and lets no header in', async () => {
+  const { stack } = ctx;
   const { userIds } = await addUsers(stack, 20, 'hostile');
   // A user whose id is a number, as a producer with numeric ids would write it.
   const numeric = await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/42', payload: { email: 'forty-two@example.com', phone: '+14155550142' } });
@@ -45,7 +40,7 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
       streamIds.push(streamId as string);
     }
   }
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys.stream), { timeoutMs: 240_000, intervalMs: 250, what: 'every hostile entry settled in all three groups' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 240_000, intervalMs: 250, what: 'every hostile entry settled in all three groups' });
   const seconds = (Date.now() - started) / 1000;
 
   // Dead letters by entry and channel, each with its reason.
@@ -90,7 +85,8 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
   expect(unaccounted.slice(0, 10)).toEqual([]);
   // What the status calls delivered did arrive, once.
   expect(summary.lost).toBe(0);
-  expect(summary.duplicated).toBe(0);
+  const duplicatedIds = CHANNELS.flatMap((c) => [...tally.counts(c)].filter(([, n]) => n > 1).map(([id, n]) => `${c} ${id} ×${n} ${entries.find((e) => e.id === id)?.kind}`));
+  expect(duplicatedIds).toEqual([]);
   // The same three processes, still running.
   expect(workers.map((w) => [w.child.pid, w.child.exitCode, w.child.signalCode])).toEqual(pids.map((pid) => [pid, null, null]));
 
@@ -102,6 +98,9 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
     expect(Object.keys(mail.headers)).not.toContain('bcc');
     expect(Object.keys(mail.headers)).not.toContain(INJECTED_HEADER.toLowerCase());
     expect(mail.to).not.toContain(ATTACKER);
-    expect(mail.subject).not.toMatch(/[\r\n]/);
+    // One Subject line. (A title holding an RFC 2047 encoded word of CRLF goes out as that
+    // ASCII text inside the one header, which a reader decodes into a subject with a line break:
+    // shown to a person, never parsed as a header.)
+    expect(head.match(/^subject:/gim)).toHaveLength(1);
   }
 }, 300_000);

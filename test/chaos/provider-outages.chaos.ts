@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CHANNELS, type Channel } from '@herald/shared';
-import { startStack, type TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
 import { DeliveryTally, smsRef } from './delivery-tally.js';
@@ -24,15 +24,10 @@ const WORKER_ENV = {
   HERALD_MAX_ATTEMPTS: '40',
 };
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startStack();
-}, 60_000);
-afterAll(async () => {
-  await stack?.close();
-});
+const ctx = useStack();
 
 it('delivers everything after the outages without a dead letter, and dead-letters a permanent failure once', async () => {
+  const { stack } = ctx;
   const { userIds } = await addUsers(stack, 50);
   const tally = new DeliveryTally(stack);
   await Promise.all(CHANNELS.map((channel) => stack.spawnWorker(channel, WORKER_ENV)));
@@ -67,7 +62,7 @@ it('delivers everything after the outages without a dead letter, and dead-letter
 
   const expected = { email: ids, sms: ids, push: ids };
   await waitFor(() => tally.complete(expected), { timeoutMs: 120_000, intervalMs: 200, what: 'every notification on every channel after the outages' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys.stream), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
   expect(await stack.pub.admin.xlen(stack.pub.keys.deadLetters)).toBe(0);
   const seconds = (Date.now() - started) / 1000;
 
@@ -76,7 +71,7 @@ it('delivers everything after the outages without a dead letter, and dead-letter
   stack.twilio.invalidNumbers.add(refusedPhone);
   const [permanentId] = await publishBatch(stack.pub, [{ id: 'outage-permanent', userId: userIds[0], type: 'alert', body: 'Alert', to: { phone: refusedPhone } }]);
   await waitFor(async () => (await stack.pub.admin.xlen(stack.pub.keys.deadLetters)) > 0, { what: 'the permanent failure to be dead-lettered' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys.stream), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
   const letters = await stack.pub.admin.xrange(stack.pub.keys.deadLetters, '-', '+');
 
   const summary = tally.summarise(expected);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CHANNELS } from '@herald/shared';
-import { startStack, type TestStack } from '../helpers/stack.js';
+import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
 import { DeliveryTally, smsRef } from './delivery-tally.js';
@@ -18,15 +18,10 @@ const USERS = 50;
 /** One publish every PACE_MS: a steady load, about 100 a second. */
 const PACE_MS = 10;
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startStack({}, { args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-}, 60_000);
-afterAll(async () => {
-  await stack?.close();
-});
+const ctx = useStack({}, { args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
 
 it('delivers every notification answered 202 or 200 across a Redis crash and restart', async () => {
+  const { stack } = ctx;
   const { userIds } = await addUsers(stack, USERS);
   const tally = new DeliveryTally(stack);
   const workers = await Promise.all(CHANNELS.map((channel) => stack.spawnWorker(channel)));
@@ -64,7 +59,7 @@ it('delivers every notification answered 202 or 200 across a Redis crash and res
 
   const expected = { email: accepted, sms: accepted, push: accepted };
   await waitFor(() => tally.complete(expected), { timeoutMs: 120_000, intervalMs: 200, what: 'every accepted notification on every channel' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys.stream), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
   const seconds = (Date.now() - started) / 1000;
 
   const summary = tally.summarise(expected);

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import webpush from 'web-push';
 import { startPushStandIn, startSmtpStandIn, startTwilioStandIn, type PushStandIn, type SmtpStandIn, type TwilioStandIn } from '@herald/stand-ins';
 import type { Channel } from '@herald/shared';
@@ -95,6 +96,25 @@ export async function startStack(publisherEnv: Record<string, string> = {}, redi
       await pub.close();
       await Promise.all([smtp.close(), twilio.close(), push.close()]);
       await redis.destroy();
+    },
+  };
+}
+
+/**
+ * The frame of a test file that shares one stack: started before its tests, closed (workers,
+ * publisher, stand-ins, Redis) after them, even when they fail. Read `ctx.stack` inside tests.
+ */
+export function useStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): { readonly stack: TestStack } {
+  let stack: TestStack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(publisherEnv, redisOptions);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+  return {
+    get stack() {
+      return stack!;
     },
   };
 }
