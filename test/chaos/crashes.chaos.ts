@@ -18,10 +18,10 @@ const NOTIFICATIONS = 20_000;
 const USERS = 200;
 const KILL_EVERY_MS = 2000;
 /**
- * Kills go on for the first minute (30 rounds, 90 SIGKILLs), then the rest drains. Not to the
- * end: a worker takes about 1.3 s of CPU to start (tsx, zod, ioredis, the SDKs), so three
- * restarts every 2 s take most of a two-core machine, and 20000 notifications would need some
- * ten minutes under them.
+ * Kills go on for the first minute, then the rest drains. Not to the end: a worker takes about
+ * 1.3 s of CPU to start (tsx, zod, ioredis, the SDKs), so three restarts every 2 s take most of
+ * a two-core machine, and 20000 notifications would need some ten minutes under them. A round
+ * waits for its new replicas to read, so on a busy machine rounds come less often than every 2 s.
  */
 const KILLS_FOR_MS = 60_000;
 /** Each replica's HERALD_CONCURRENCY: at most this many deliveries are in flight at a kill. */
@@ -98,6 +98,8 @@ it('delivers every notification on every channel while replicas are killed every
     // at most the deliveries in flight at each kill, which HERALD_CONCURRENCY caps.
     expect(summary.duplicatesByChannel[channel]).toBeLessThanOrEqual(kills[channel] * CONCURRENCY);
   }
-  // ...and once per kill it was caught in: a notification that was not twice in flight at a kill goes out at most twice.
-  expect(summary.mostArrivals).toBeLessThanOrEqual(2);
+  // Not "at most twice" per notification: an entry taken back from a killed replica is in flight
+  // again at its successor, which the next round may kill too; each extra arrival still needs a
+  // kill that caught it in flight, which the bound above counts.
+  expect(summary.mostArrivals).toBeLessThanOrEqual(1 + Math.max(...CHANNELS.map((c) => kills[c])));
 }, 480_000);
