@@ -72,7 +72,8 @@ export interface ChannelDriver {
    * Send to one target. The runtime stops waiting when `signal` aborts (HERALD_SEND_TIMEOUT_MS,
    * or shutdown), but keeps the target's claim until this promise settles, and records what it
    * settles with: so it must settle with the provider's real answer, not just reject on abort.
-   * Set the SDK's own time-out to HERALD_SEND_TIMEOUT_MS so that it does settle.
+   * Set the SDK's own time-out to `transportTimeoutMs(HERALD_SEND_TIMEOUT_MS)` so that it does
+   * settle, and with the answer rather than with a time-out of its own.
    */
   send(notification: Notification, target: Target, signal: AbortSignal): Promise<SendResult>;
   /**
@@ -86,6 +87,18 @@ export interface ChannelDriver {
   classify(err: unknown): DeliveryError;
   /** Release the transport (SMTP pool, agents). */
   close?(): Promise<void>;
+}
+
+/**
+ * How long a driver's SDK waits for the provider: twice HERALD_SEND_TIMEOUT_MS. The runtime
+ * stops waiting after HERALD_SEND_TIMEOUT_MS but holds the target's claim until the send
+ * settles, and records that outcome: delivered, or released for a retry. An SDK that gave up at
+ * the same moment as the runtime would settle nearly every slow send with its own time-out, a
+ * "failure" the provider may well have accepted, and the retry would send it again (the chaos
+ * suite's crash scenario saw 300 SMS of 20000 go out twice that way on a busy machine).
+ */
+export function transportTimeoutMs(sendTimeoutMs: number): number {
+  return 2 * sendTimeoutMs;
 }
 
 /** The same driver with a `send` that succeeds without calling the provider (HERALD_DRY_RUN). */

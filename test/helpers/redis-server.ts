@@ -15,6 +15,8 @@ export interface TestRedis {
   start(): Promise<void>;
   /** Send a signal to the running server (SIGSTOP to make it hang, SIGCONT to resume). */
   signal(signal: NodeJS.Signals): void;
+  /** Kill the server with SIGKILL (no chance to write anything more) and wait until it is gone. */
+  crash(): Promise<void>;
   /** Stop it and remove its directory. */
   destroy(): Promise<void>;
 }
@@ -53,14 +55,14 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     });
   }
 
-  async function stop(): Promise<void> {
+  async function stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
       proc.kill('SIGCONT'); // a paused server cannot act on SIGTERM
-      proc.kill('SIGTERM');
+      proc.kill(signal);
     });
   }
 
@@ -69,8 +71,9 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    stop,
+    stop: () => stop(),
     start,
+    crash: () => stop('SIGKILL'),
     signal(sig) {
       child?.kill(sig);
     },

@@ -1,8 +1,9 @@
+import { afterAll, beforeAll } from 'vitest';
 import webpush from 'web-push';
 import { startPushStandIn, startSmtpStandIn, startTwilioStandIn, type PushStandIn, type SmtpStandIn, type TwilioStandIn } from '@herald/stand-ins';
 import type { Channel } from '@herald/shared';
 import { startPublisher, type TestPublisher } from './publisher.js';
-import { startRedis, type TestRedis } from './redis-server.js';
+import { startRedis, type TestRedis, type TestRedisOptions } from './redis-server.js';
 import { spawnService, type ServiceProcess } from './service-process.js';
 
 /**
@@ -29,8 +30,8 @@ export const TWILIO_FROM = '+15005550006';
 
 let consumerCounter = 0;
 
-export async function startStack(publisherEnv: Record<string, string> = {}): Promise<TestStack> {
-  const redis = await startRedis();
+export async function startStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): Promise<TestStack> {
+  const redis = await startRedis(redisOptions);
   const vapid = webpush.generateVAPIDKeys();
   const [smtp, twilio, push] = await Promise.all([startSmtpStandIn(), startTwilioStandIn(), startPushStandIn({ vapidPublicKey: vapid.publicKey })]);
   const pub = await startPublisher(redis.url, { HERALD_ALLOW_PRIVATE_PUSH: 'true', VAPID_PUBLIC_KEY: vapid.publicKey, ...publisherEnv });
@@ -95,6 +96,25 @@ export async function startStack(publisherEnv: Record<string, string> = {}): Pro
       await pub.close();
       await Promise.all([smtp.close(), twilio.close(), push.close()]);
       await redis.destroy();
+    },
+  };
+}
+
+/**
+ * The frame of a test file that shares one stack: started before its tests, closed (workers,
+ * publisher, stand-ins, Redis) after them, even when they fail. Read `ctx.stack` inside tests.
+ */
+export function useStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): { readonly stack: TestStack } {
+  let stack: TestStack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(publisherEnv, redisOptions);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+  return {
+    get stack() {
+      return stack!;
     },
   };
 }

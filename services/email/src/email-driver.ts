@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import { ConfigError, DeliveryError, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { ConfigError, DeliveryError, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyEmailError } from './classify-email-error.js';
 import type { EmailConfig } from './config.js';
 import { renderEmail } from './render-email.js';
@@ -10,8 +10,8 @@ import { renderEmail } from './render-email.js';
  * refuse more), unless SMTP_URL says `?maxConnections=`; 100 mails each. Mails beyond the pool
  * wait in it; one that waits past the send time-out still goes out, and the runtime marks it
  * delivered when it does (its delivery claim holds meanwhile, so nothing sends it twice). Connection,
- * greeting, DNS and socket time-outs are HERALD_SEND_TIMEOUT_MS, unless SMTP_URL's query sets
- * them. With HERALD_DRY_RUN the SMTP variables may be missing, since nothing is sent.
+ * greeting, DNS and socket time-outs are twice HERALD_SEND_TIMEOUT_MS (transportTimeoutMs), unless
+ * SMTP_URL's query sets them. With HERALD_DRY_RUN the SMTP variables may be missing, since nothing is sent.
  */
 export function createEmailDriver(config: EmailConfig, services: WorkerServices): ChannelDriver {
   const problems: string[] = [];
@@ -20,7 +20,7 @@ export function createEmailDriver(config: EmailConfig, services: WorkerServices)
   if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
 
   const from = config.EMAIL_FROM;
-  const timeout = config.HERALD_SEND_TIMEOUT_MS;
+  const timeout = transportTimeoutMs(config.HERALD_SEND_TIMEOUT_MS);
   const transport =
     config.SMTP_URL && from
       ? nodemailer.createTransport({

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import webpush from 'web-push';
-import { ConfigError, DeliveryError, isPrivateHost, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { ConfigError, DeliveryError, isPrivateHost, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent, type PushAgentOptions } from './push-agent.js';
@@ -18,7 +18,7 @@ export interface PushDriverOptions {
 
 /**
  * The push channel: one encrypted message (aes128gcm) per stored subscription of the user,
- * signed with the VAPID keys, with a time-out of HERALD_SEND_TIMEOUT_MS. Endpoints on private
+ * signed with the VAPID keys; web-push waits twice HERALD_SEND_TIMEOUT_MS (transportTimeoutMs). Endpoints on private
  * addresses are refused unless HERALD_ALLOW_PRIVATE_PUSH (see push-agent.ts). With
  * HERALD_DRY_RUN the VAPID variables may be missing, since nothing is sent.
  */
@@ -65,7 +65,7 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
         TTL: message.TTL,
         topic: message.topic,
         contentEncoding: 'aes128gcm',
-        timeout: config.HERALD_SEND_TIMEOUT_MS,
+        timeout: transportTimeoutMs(config.HERALD_SEND_TIMEOUT_MS),
         vapidDetails,
         agent,
       });

@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { ConfigError, DeliveryError, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { ConfigError, DeliveryError, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifySmsError } from './classify-sms-error.js';
 import type { SmsConfig } from './config.js';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
@@ -22,7 +22,7 @@ export function createSmsDriver(config: SmsConfig, services: WorkerServices): Ch
   }
   if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
 
-  const httpClient = new HeraldTwilioClient({ baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.HERALD_SEND_TIMEOUT_MS });
+  const httpClient = new HeraldTwilioClient({ baseUrl: config.TWILIO_BASE_URL, timeoutMs: transportTimeoutMs(config.HERALD_SEND_TIMEOUT_MS) });
   const client = problems.length === 0 ? twilio(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, { httpClient }) : undefined;
   const sender = config.TWILIO_MESSAGING_SERVICE_SID
     ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
