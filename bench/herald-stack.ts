@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import type { Redis } from 'ioredis';
 import { CHANNELS, makeKeys, toRecord, type Channel, type Notification } from '@herald/shared';
 import { freePort } from '../test/helpers/free-port.js';
+import { seedUsers } from '../test/helpers/seed-users.js';
 import { spawnService, type ServiceProcess } from '../test/helpers/service-process.js';
 
 /** What the scenarios share: users, Herald's processes, and when everything is handled. */
@@ -51,15 +52,9 @@ export async function post(url: string, body: string, expected = 202): Promise<n
   }
 }
 
-/** Every user with an email, a phone and one push subscription. */
-export async function seedUsers(redis: Redis): Promise<void> {
-  const pipeline = redis.pipeline();
-  for (let u = 0; u < USERS; u++) {
-    pipeline.hset(keys.user(`user-${u}`), 'email', `user${u}@example.com`, 'phone', `+1415555${String(u).padStart(4, '0')}`, 'updatedAt', '0');
-    const endpoint = `https://push.example.com/${u}`;
-    pipeline.hset(keys.pushSubscriptions(`user-${u}`), endpoint, JSON.stringify({ endpoint, keys: { p256dh: 'x', auth: 'y' }, createdAt: 0 }));
-  }
-  await pipeline.exec();
+/** Every user (`user-<n>`) with an email, a phone and one push subscription. */
+export async function seedBenchUsers(redis: Redis): Promise<void> {
+  await seedUsers(redis, keys, USERS, 'user');
 }
 
 /** Dry run, no trimming during a run, and no rate limit: one client sends thousands a second. */

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { benchNotification, cpuSeconds, drained, post, publishRequest, seedUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import { benchNotification, cpuSeconds, drained, post, publishRequest, seedBenchUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 export interface EndToEndResult {
   notificationsPerSecond: number;
@@ -21,7 +21,7 @@ export interface EndToEndResult {
 export async function endToEnd(redisUrl: string, n: number, replicas = 1, concurrency = 50): Promise<EndToEndResult> {
   const redis = new Redis(redisUrl);
   await redis.flushall();
-  await seedUsers(redis);
+  await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
   const workers = await startWorkers(redis, redisUrl, replicas, concurrency);
   try {

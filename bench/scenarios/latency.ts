@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { CHANNELS, decodeChannelStatus, statusField } from '@herald/shared';
-import { benchNotification, drained, keys, post, publishRequest, seedUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import { benchNotification, drained, keys, post, publishRequest, seedBenchUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 /**
  * 4. Latency: `rate` notifications a second for `seconds` through the publisher, one request
@@ -10,7 +10,7 @@ import { benchNotification, drained, keys, post, publishRequest, seedUsers, star
 export async function latency(redisUrl: string, rate: number, seconds: number) {
   const redis = new Redis(redisUrl);
   await redis.flushall();
-  await seedUsers(redis);
+  await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
   const workers = await startWorkers(redis, redisUrl);
   try {

@@ -57,8 +57,6 @@ interface WorkItem {
   attempt: number;
   /** Names this attempt in delivery claims: a duplicate entry or a later attempt is someone else. */
   token: string;
-  /** Aborted at shutdown, when the drain time is up: the consumer's own, shared by all items. */
-  abort: AbortController;
   /** Its outcome is queued for writing; the write frees its slot. */
   settling: boolean;
   /** The delivery pass it belongs to on this channel (see passes.ts). */
@@ -83,17 +81,13 @@ interface LeaseClaim {
   fields: string[];
 }
 
-/** The scripts called on the connection itself (see claimTargets). */
+/** The scripts, called on the connection itself (see claimTargets); keys counted first. */
 interface ScriptCommands {
   heraldClaim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   heraldSettle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 }
 
 type PipelineWithScripts = ChainableCommander & {
-  /** Keys counted first: one record per entry (see claim-batch.lua). */
-  heraldClaim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): ChainableCommander;
-  /** Keys counted first: the stream, dead letters, counts, then one record per entry (see settle-batch.lua). */
-  heraldSettle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): ChainableCommander;
   heraldDeleteIdleConsumer(stream: string, group: string, consumer: string): ChainableCommander;
 };
 
@@ -142,7 +136,10 @@ export class Consumer {
   /** Where the next XPENDING scan starts, so pages past the first are reached too. */
   private reclaimCursor = '-';
   private closing?: Promise<void>;
-  /** Aborted when the shutdown's drain time is up; every item's `abort`. */
+  /**
+   * Aborted when the shutdown's drain time is up: what waits for a rate limit or a send stops.
+   * One for every entry (one controller per entry showed in profiles).
+   */
   private readonly stopping = new AbortController();
 
   constructor(private readonly options: ConsumerOptions) {
@@ -278,8 +275,6 @@ export class Consumer {
       fields,
       attempt,
       token: `${this.consumerName}|${streamId}|${attempt}|${++this.reads}`,
-      // One controller for all: creating one per entry showed in profiles.
-      abort: this.stopping,
       settling: false,
       pass: 0,
     };
@@ -387,7 +382,7 @@ export class Consumer {
       // a long wait could run out while waiting; one taken after it cannot.
       for (const d of deliverable) {
         void (async () => {
-          for (let i = 0; i < d.targets.length; i++) await driver.throttle!(d.item.abort.signal);
+          for (let i = 0; i < d.targets.length; i++) await driver.throttle!(this.stopping.signal);
           const [claims] = await this.claim([d]);
           deliverLogged(d, claims!);
         })().catch((err: unknown) => {
@@ -464,16 +459,12 @@ export class Consumer {
    * ioredis would send it in a pipeline as EVAL with the script's whole text every time.
    */
   private async claimTargets(claims: LeaseClaim[]): Promise<[number, ...ClaimResult[]][]> {
-    return (await (this.options.redis as unknown as ScriptCommands).heraldClaim(...this.claimArgs(claims))) as [number, ...ClaimResult[]][];
-  }
-
-  private claimArgs(claims: LeaseClaim[]): [number, ...(string | number)[]] {
-    return [
+    return (await (this.options.redis as unknown as ScriptCommands).heraldClaim(
       claims.length,
       ...claims.map((c) => c.record),
       this.leaseMs, this.recordTtlS, `p:${this.options.channel}`,
       ...claims.flatMap((c) => [c.token, c.pass, c.fields.length, ...c.fields]),
-    ];
+    )) as [number, ...ClaimResult[]][];
   }
 
   private async deliver(item: WorkItem, n: Notification, targets: Target[], claims: ClaimResult[]): Promise<void> {
@@ -514,7 +505,7 @@ export class Consumer {
     const sent = outcomes.filter((o) => 'result' in o);
     const failed = outcomes.filter((o) => 'error' in o);
     const unknown = outcomes.filter((o) => 'unknown' in o);
-    if (item.abort.signal.aborted) {
+    if (this.stopping.signal.aborted) {
       // Shutdown cut sends short. Mark what is known for sure, keep the other leases (those
       // sends may still go through), and leave the entry pending for another replica.
       const known: Mark[] = sent.map((o) => [o.target, 'd'] as const);
@@ -581,8 +572,8 @@ export class Consumer {
 
   private async sendOne(item: WorkItem, n: Notification, target: Target): Promise<SendOutcome> {
     const { driver, metrics, channel, logger } = this.options;
-    if (item.abort.signal.aborted) return { target, error: new DeliveryError('transient', 'the worker is stopping') };
-    // Aborted at its time-out, or with item.abort at shutdown (see close()).
+    if (this.stopping.signal.aborted) return { target, error: new DeliveryError('transient', 'the worker is stopping') };
+    // Aborted at its time-out, or at shutdown with the rest (see shutdown()).
     const { signal, done } = this.deadlines.start();
     const started = performance.now();
     const send = Promise.resolve().then(() => driver.send(n, target, signal));
@@ -700,16 +691,14 @@ export class Consumer {
     const ids = [...this.inFlight.keys()];
     if (ids.length === 0 && this.unknownOutcomes.size === 0) return;
     const { redis, keys, logger } = this.options;
-    const pipeline = redis.pipeline() as PipelineWithScripts;
-    if (ids.length) pipeline.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID');
+    const renewals: Promise<unknown>[] = [];
+    if (ids.length) renewals.push(redis.xclaim(keys.stream, this.group, this.consumerName, 0, ...ids, 'JUSTID'));
     // The same token claims its own lease again, which pushes its end further out.
     if (this.unknownOutcomes.size) {
-      pipeline.heraldClaim(...this.claimArgs([...this.unknownOutcomes.values()].map(({ record, field, token, pass }) => ({ record, token, pass, fields: [field] }))));
+      renewals.push(this.claimTargets([...this.unknownOutcomes.values()].map(({ record, field, token, pass }) => ({ record, token, pass, fields: [field] }))));
     }
-    try {
-      await pipeline.exec();
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not refresh entries in flight');
+    for (const result of await Promise.allSettled(renewals)) {
+      if (result.status === 'rejected') logger.warn({ err: (result.reason as Error).message }, 'could not refresh entries in flight');
     }
   }
 

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { CHANNELS, decodeChannelStatus, statusField, type Channel } from '@herald/shared';
+import { CHANNELS, decodeChannelStatus, statusField, toDeadLetterView, type Channel } from '@herald/shared';
 import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
@@ -46,12 +46,11 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
   // Dead letters by entry and channel, each with its reason.
   const letters = await stack.pub.admin.xrange(stack.pub.keys.deadLetters, '-', '+');
   const deadLettered = new Map<string, string>();
-  for (const [, fields] of letters) {
-    const meta: Record<string, string> = {};
-    for (let i = 0; i < 12; i += 2) meta[fields[i]!] = fields[i + 1]!;
-    expect(DEAD_LETTER_REASONS, JSON.stringify(meta)).toContain(meta.reason);
-    expect(deadLettered.has(`${meta.streamId} ${meta.channel}`), `dead-lettered twice: ${meta.streamId} ${meta.channel}`).toBe(false);
-    deadLettered.set(`${meta.streamId} ${meta.channel}`, meta.reason!);
+  for (const [dlqId, fields] of letters) {
+    const { channel, streamId, reason } = toDeadLetterView(dlqId, fields);
+    expect(DEAD_LETTER_REASONS, `${streamId} ${channel}`).toContain(reason);
+    expect(deadLettered.has(`${streamId} ${channel}`), `dead-lettered twice: ${streamId} ${channel}`).toBe(false);
+    deadLettered.set(`${streamId} ${channel}`, reason);
   }
 
   // Every other entry has its id, and its status says delivered or skipped (with a reason).
@@ -60,6 +59,7 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
   const hashes = ((await records.exec()) ?? []).map(([, hash]) => hash as Record<string, string>);
   const delivered: Record<Channel, string[]> = { email: [], sms: [], push: [] };
   const outcomes: Record<string, number> = {};
+  const outcomesByKind = new Map<string, Set<string>>();
   const unaccounted: string[] = [];
   entries.forEach((entry, i) => {
     for (const channel of CHANNELS) {
@@ -76,6 +76,7 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
         continue;
       }
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      outcomesByKind.set(entry.kind, (outcomesByKind.get(entry.kind) ?? new Set()).add(outcome));
     }
   });
   const summary = tally.summarise(delivered);
@@ -83,8 +84,14 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
   console.log(`outcomes (entry × channel): ${JSON.stringify(outcomes)}`);
 
   expect(unaccounted.slice(0, 10)).toEqual([]);
+  // Each kind the outcome it must have, not just any of the three: what does not decode is
+  // dead-lettered as malformed on every channel; a well-formed entry never is.
+  for (const kind of ['missing field', 'wrong type', 'invalid JSON']) expect([...(outcomesByKind.get(kind) ?? [])], kind).toEqual(['dead-lettered malformed']);
+  expect([...(outcomesByKind.get('expired') ?? [])], 'expired').toEqual(['skipped expired']);
+  expect([...(outcomesByKind.get('valid') ?? [])].filter((o) => o.startsWith('dead-lettered')), 'valid').toEqual([]);
+  expect(outcomesByKind.get('valid')).toContain('delivered');
   // What the status calls delivered did arrive, once.
-  expect(summary.lost).toBe(0);
+  expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);
   const duplicatedIds = CHANNELS.flatMap((c) => [...tally.counts(c)].filter(([, n]) => n > 1).map(([id, n]) => `${c} ${id} ×${n} ${entries.find((e) => e.id === id)?.kind}`));
   expect(duplicatedIds).toEqual([]);
   // The same three processes, still running.

@@ -43,22 +43,24 @@ it('delivers everything after the outages without a dead letter, and dead-letter
     });
   // Half before the outages begin to bite, half in the middle of them.
   const ids = await publishBatch(stack.pub, batch(0, NOTIFICATIONS / 2));
-  const pushRequestsAtStart = stack.push.received.length;
 
   // Each outage ends on its own schedule; what arrived before the end shows it was real.
   const arrivedDuringOutage: Partial<Record<Channel, number>> = {};
+  let twilioRequestsDuringOutage = 0;
   const ends = CHANNELS.map(async (channel) => {
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS[channel] - (Date.now() - started)));
     arrivedDuringOutage[channel] = tally.ids(channel).length;
+    // Read before endFailures, whose reset() sets the stand-in's request count back to 0.
+    if (channel === 'sms') twilioRequestsDuringOutage = stack.twilio.requests;
     if (channel === 'email') await stack.smtp.start();
     else tally.endFailures(channel);
   });
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS.sms / 2 - (Date.now() - started)));
   ids.push(...(await publishBatch(stack.pub, batch(NOTIFICATIONS / 2, NOTIFICATIONS / 2))));
-  // Twilio really was asked, and answered 429, during its outage.
-  await waitFor(() => stack.twilio.requests > NOTIFICATIONS, { what: 'Twilio to be hammered with requests it refuses' });
   await Promise.all(ends);
-  expect(arrivedDuringOutage).toEqual({ email: 0, sms: 0, push: pushRequestsAtStart });
+  expect(arrivedDuringOutage).toEqual({ email: 0, sms: 0, push: 0 });
+  // Twilio really was asked, and answered 429, during its outage: retries, not silence.
+  expect(twilioRequestsDuringOutage).toBeGreaterThan(NOTIFICATIONS);
 
   const expected = { email: ids, sms: ids, push: ids };
   await waitFor(() => tally.complete(expected), { timeoutMs: 120_000, intervalMs: 200, what: 'every notification on every channel after the outages' });
@@ -77,7 +79,7 @@ it('delivers everything after the outages without a dead letter, and dead-letter
   const summary = tally.summarise(expected);
   printRow({ scenario: 'provider outages', published: ids.length + 1, delivered: summary.delivered, lost: summary.lost, duplicated: summary.duplicated, deadLettered: letters.length, seconds });
 
-  expect(summary.lost).toBe(0);
+  expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);
   // Outages refuse; they never half-accept: nothing went out twice.
   expect(summary.duplicated).toBe(0);
   expect(letters).toHaveLength(1);

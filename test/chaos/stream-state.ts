@@ -1,11 +1,5 @@
 import type { Redis } from 'ioredis';
-import { readGroupStatus, toRecord, type Keys } from '@herald/shared';
-
-/** Lag and pending entries of every group on `stream` as Redis reports them, by group name. */
-export async function groupBacklog(redis: Redis, stream: string): Promise<Map<string, { lag: number; pending: number }>> {
-  const rows = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(toRecord);
-  return new Map(rows.map((g) => [String(g.name), { lag: Number(g.lag ?? 0), pending: Number(g.pending) }]));
-}
+import { readGroupStatus, type Keys } from '@herald/shared';
 
 /**
  * True once all three channels' groups exist and have neither lag nor anything pending, as

@@ -45,6 +45,15 @@ describe('HERALD_RATE_LIMIT', () => {
     expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(3);
   });
 
+  it('counts every one of many requests arriving together (they share one call to Redis)', async () => {
+    const answers = await Promise.all([...Array.from({ length: 8 }, () => publish(ctx.pub, 'pk1')), publish(ctx.pub, 'pk2')]);
+    const fromPk1 = answers.slice(0, 8).map((r) => r.statusCode);
+    expect(fromPk1.filter((s) => s === 202)).toHaveLength(3);
+    expect(fromPk1.filter((s) => s === 429)).toHaveLength(5);
+    expect(answers[8]!.statusCode).toBe(202);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(4);
+  });
+
   it('counts each key on its own, and names no key in Redis', async () => {
     await spend(ctx.pub, 'pk1', 3);
     expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
@@ -57,6 +66,7 @@ describe('HERALD_RATE_LIMIT', () => {
 
   it('counts only requests that got past the key check', async () => {
     for (let i = 0; i < 5; i++) expect((await publish(ctx.pub, 'wrong')).statusCode).toBe(401);
+    expect(await ctx.pub.admin.keys(ctx.pub.keys.requestBudget('*'))).toEqual([]);
     await spend(ctx.pub, 'pk1', 3);
   });
 

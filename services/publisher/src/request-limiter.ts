@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@herald/shared';
 
-const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-1.lua', import.meta.url), 'utf8');
+const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-batch.lua', import.meta.url), 'utf8');
 
-type RequestLimitCommand = (key: string, perMinute: number) => Promise<number>;
+/** Keys counted first: one budget key per request (see request-limit-batch.lua). */
+type RequestLimitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
 
 /** What a caller's budget answered: go, or wait this long before trying again. */
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number };
@@ -26,7 +27,9 @@ const PAUSE_AFTER_FAILURE_MS = 1000;
 /**
  * HERALD_RATE_LIMIT: requests per minute per caller (an API key, or a client address when no
  * key is configured), counted in Redis so every publisher replica draws on one budget (see
- * request-limit-1.lua).
+ * request-limit-batch.lua). Requests that arrive in the same turn of the event loop share one
+ * script call and one deadline, as single publishes do: a Redis call and a timer per request
+ * would cost more than the rest of a publish.
  *
  * It fails open: when Redis does not answer within `deadlineMs`, the request goes on and meets
  * Redis on its own, answering whatever its route answers without Redis (503 for a route that
@@ -38,27 +41,42 @@ export class RequestLimiter {
   private readonly take: RequestLimitCommand | undefined;
   private pausedUntil = 0;
   private lastWarning = 0;
+  /** Requests waiting for the next script call. */
+  private waiting: { key: string; resolve: (decision: LimitDecision) => void }[] = [];
 
   constructor(private readonly options: RequestLimiterOptions) {
     if (options.perMinute > 0) {
-      options.redis.defineCommand('heraldRequestLimit', { numberOfKeys: 1, lua: REQUEST_LIMIT_SCRIPT });
+      options.redis.defineCommand('heraldRequestLimit', { lua: REQUEST_LIMIT_SCRIPT });
       this.take = (options.redis as Redis & { heraldRequestLimit: RequestLimitCommand }).heraldRequestLimit.bind(options.redis);
     }
   }
 
   /** Spend one request of `caller`'s budget; `caller` must not be a secret (it names a Redis key). */
-  async spend(caller: string): Promise<LimitDecision> {
-    const { redis, keyOf, perMinute, deadlineMs } = this.options;
-    if (!this.take || Date.now() < this.pausedUntil || redis.status !== 'ready') return { allowed: true };
+  spend(caller: string): Promise<LimitDecision> {
+    const { redis, keyOf } = this.options;
+    if (!this.take || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
+    return new Promise<LimitDecision>((resolve) => {
+      this.waiting.push({ key: keyOf(caller), resolve });
+      if (this.waiting.length === 1) setImmediate(() => void this.spendWaiting());
+    });
+  }
+
+  private async spendWaiting(): Promise<void> {
+    const { perMinute, deadlineMs } = this.options;
+    const waiting = this.waiting;
+    this.waiting = [];
     let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = this.take(keyOf(caller), perMinute);
+      const answer = this.take!(waiting.length, ...waiting.map((w) => w.key), perMinute);
       const deadline = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
       });
       answer.catch(() => {}); // it may fail after the deadline settled the race
-      const waitMs = Number(await Promise.race([answer, deadline]));
-      return waitMs > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) } : { allowed: true };
+      const waits = await Promise.race([answer, deadline]);
+      waiting.forEach((w, i) => {
+        const waitMs = Number(waits[i]);
+        w.resolve(waitMs > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) } : { allowed: true });
+      });
     } catch (err) {
       this.pausedUntil = Date.now() + PAUSE_AFTER_FAILURE_MS;
       // At most one line a minute: an outage would otherwise log one a second.
@@ -66,7 +84,7 @@ export class RequestLimiter {
         this.lastWarning = Date.now();
         this.options.logger.warn({ err: (err as Error).message }, 'rate limit unavailable (Redis); letting requests through');
       }
-      return { allowed: true };
+      for (const w of waiting) w.resolve({ allowed: true });
     } finally {
       clearTimeout(timer);
     }
