@@ -81,13 +81,18 @@ describe('POST /v1/notifications: body parsing', () => {
     await expectRejected(await post("{'userId': 'u1'}"), 400, 'HERALD_ERR_BAD_JSON', undefined);
   });
 
+  it('says where malformed JSON breaks', async () => {
+    const res = await post('{"userId": "u1", "type": }');
+    expect(res.json().error.message).toMatch(/^The request body is not valid JSON: Unexpected token '}'/);
+  });
+
   it('answers 400 HERALD_ERR_BAD_JSON for an empty body sent as JSON', async () => {
     await expectRejected(await post(''), 400, 'HERALD_ERR_BAD_JSON', undefined);
   });
 
-  it('answers 400, not 5xx, for a body with a __proto__ key', async () => {
+  it('answers 400 naming the key, not 5xx, for a body with a __proto__ key', async () => {
     const res = await post(`{"__proto__": {"isAdmin": true}, "userId": "u1", "type": "otp", "body": "hi"}`);
-    await expectRejected(res, 400, 'HERALD_ERR_BAD_JSON', undefined);
+    await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['__proto__']);
     // And the prototype of plain objects was not touched.
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
@@ -98,9 +103,15 @@ describe('POST /v1/notifications: body parsing', () => {
     await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['data']);
   });
 
-  it('answers 400, not 5xx, for a body with a constructor.prototype key', async () => {
+  it('answers 400 naming the key, not 5xx, for a body with a constructor.prototype key', async () => {
     const res = await post(`{"constructor": {"prototype": {"isAdmin": true}}, "userId": "u1", "type": "otp", "body": "hi"}`);
-    await expectRejected(res, 400, 'HERALD_ERR_BAD_JSON', undefined);
+    await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['constructor.prototype']);
+  });
+
+  it('names a refused key however deep it is, and a "constructor" without "prototype" is just a field', async () => {
+    // Found by test/hostile/bodies.test.ts: the answer said "not valid JSON" for valid JSON.
+    const res = await post(`{"userId": "u1", "type": "otp", "title": {"constructor": 1, "a": [{"__proto__": 0}]}, "body": "hi"}`);
+    await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['title.a.0.__proto__']);
   });
 
   it.each([

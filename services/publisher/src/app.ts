@@ -4,6 +4,7 @@ import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
 import type { PublisherConfig } from './config.js';
 import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
+import { useExplainedJsonParser } from './json-body.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
 import { RequestLimiter } from './request-limiter.js';
@@ -100,6 +101,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
 
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
+  useExplainedJsonParser(app);
 
   // Every route needs a key unless it says it is public: deciding on the matched route, not on
   // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
