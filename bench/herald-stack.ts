@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Redis } from 'ioredis';
 import { CHANNELS, makeKeys, toRecord, type Channel, type Notification } from '@herald/shared';
@@ -118,11 +118,21 @@ export async function drained(redis: Redis): Promise<void> {
   }
 }
 
-/** CPU time (user and system) a process has used so far, in seconds. */
+/**
+ * CPU time a process has used so far, all its threads, in seconds: the scheduler's own count in
+ * nanoseconds (/proc/<pid>/task/<tid>/schedstat). /proc/<pid>/stat counts in 10 ms ticks, charged
+ * to whatever runs at each tick, which misleads at low rates where work starts on timer ticks.
+ */
 export function cpuSeconds(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime, the 14th and 15th fields of /proc/<pid>/stat, in clock ticks (100 a second).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let nanoseconds = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      nanoseconds += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return nanoseconds / 1e9;
 }
 
 export async function stop(process: ServiceProcess): Promise<void> {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { endToEnd } from './scenarios/end-to-end.js';
 import { floor } from './scenarios/floor.js';
+import { hops } from './scenarios/hops.js';
 import { latency } from './scenarios/latency.js';
 import { singlePublish } from './scenarios/single-publish.js';
 
@@ -51,6 +52,13 @@ try {
     }
   }
 
+  // Where a delivery's time goes when nothing else runs: 100 a second, one request at a time.
+  const hopTimes = await hops(redisServer.url, 100, SECONDS);
+  for (const [hop, ms] of Object.entries(hopTimes.hopsMs)) row(`4b ${hop}`, `p50 ${ms.p50} p90 ${ms.p90} p99 ${ms.p99} ms`, `n = ${ms.n}`);
+  row('4b CPU per notification', Object.entries(hopTimes.cpuMicrosecondsPerNotification).map(([p, us]) => `${p} ${us}`).join(' ') + ' µs', 'at 100/s');
+  const { backToBack, afterIdle5ms } = hopTimes.roundTrip;
+  row('4b one Redis round trip', `${backToBack.wallP50Ms} ms, ${backToBack.cpuMicrosecondsPerWake} µs CPU`, `after 5 ms idle: ${afterIdle5ms.wallP50Ms} ms, ${afterIdle5ms.cpuMicrosecondsPerWake} µs CPU`);
+
   row('5 memory', `${e2e.bytesPerNotification} B/notification`, 'target 800');
   row('5 worker peak RSS', Object.entries(e2e.workerPeakRssMb).map(([c, mb]) => `${c} ${mb}`).join(' ') + ' MB');
 
@@ -74,6 +82,7 @@ try {
     },
     singlePublish: single,
     latency: latencies,
+    hops: hopTimes,
     memory: { bytesPerNotification: e2e.bytesPerNotification, target: 800, workerPeakRssMb: e2e.workerPeakRssMb },
     scaling: { n: SCALING_N, runs: scaling },
   };
