@@ -50,6 +50,7 @@ try {
     for (const [channel, ms] of Object.entries(lat.perChannelMs)) {
       row(`4 latency ${channel} at ${rate}/s`, `p50 ${ms.p50} p99 ${ms.p99} p99.9 ${ms.p999} ms`, `sent ${lat.achievedRate}/s (target p99 <= 10)`);
     }
+    row(`4 CPU at ${rate}/s`, Object.entries(lat.cpuMicrosecondsPerNotification).map(([p, us]) => `${p} ${us}`).join(' ') + ' µs', `${lat.coresBusy} of ${cpus().length} cores busy`);
   }
 
   // Where a delivery's time goes when nothing else runs: 100 a second, one request at a time.
