@@ -25,6 +25,12 @@ for (const [net, bits] of [
   ['::', 96], // unspecified, loopback, and IPv4-compatible (::10.0.0.1)
   ['64:ff9b::', 96], // NAT64: reaches the IPv4 address inside through a gateway
   ['64:ff9b:1::', 48], // NAT64, local use
+  ['100::', 64], // discard-only
+  // Tunnels that carry an IPv4 address inside (a private one, possibly); both are deprecated
+  // and no push service is on them, so they are refused whole rather than unpacked.
+  ['2001::', 32], // Teredo
+  ['2002::', 16], // 6to4 (2002:0a00:0001:: reaches 10.0.0.1 through a relay)
+  ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
@@ -40,9 +46,28 @@ export function isPrivateAddress(ip: string): boolean {
     // IPv4-mapped (::ffff:10.0.0.1) and NAT64-less forms carry an IPv4 address inside.
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
     if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+    // IPv4-translated (::ffff:0:10.0.0.1, SIIT) is checked by the address inside. Not with a
+    // BlockList rule: Node reads ::ffff:0:0/96 as the IPv4-mapped range and blocks every IPv4.
+    const groups = ipv6Groups(ip);
+    if (groups.slice(0, 6).join(':') === '0:0:0:0:65535:0') {
+      return blocked.check(`${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`, 'ipv4');
+    }
     return blocked.check(ip, 'ipv6');
   }
   return false;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, `::` and a trailing dotted quad expanded. */
+function ipv6Groups(ip: string): number[] {
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  const hex = quad
+    ? ip.slice(0, quad.index) + `${((Number(quad[1]) << 8) | Number(quad[2])).toString(16)}:${((Number(quad[3]) << 8) | Number(quad[4])).toString(16)}`
+    : ip;
+  const [head, tail] = hex.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const front = parse(head);
+  const back = parse(tail);
+  return tail === undefined ? front : [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
 }
 
 /**
