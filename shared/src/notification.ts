@@ -24,7 +24,10 @@ export const userIdSchema = z
   .string()
   .min(1, 'expected 1 to 128 characters')
   .max(128, 'expected 1 to 128 characters')
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+  // A lone surrogate ("\ud800" in JSON) becomes U+FFFD on its way to Redis: two user ids would
+  // share one user's key and contact data.
+  .refine((v) => !/\p{Surrogate}/u.test(v), 'must be well-formed Unicode: no lone surrogate');
 
 export const typeSchema = z
   .string()

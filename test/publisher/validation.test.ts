@@ -157,6 +157,9 @@ describe('POST /v1/notifications: schema', () => {
     ['userId empty', () => ({ ...valid, userId: '' }), ['userId']],
     ['userId of 129 characters', () => ({ ...valid, userId: 'u'.repeat(129) }), ['userId']],
     ['userId missing', () => ({ type: 'otp', body: 'hi' }), ['userId']],
+    // Each would be stored as "u\ufffd", the key of another user.
+    ['userId with a lone high surrogate', () => ({ ...valid, userId: 'u\ud800' }), ['userId']],
+    ['userId with a lone low surrogate', () => ({ ...valid, userId: 'u\udc00' }), ['userId']],
     ['type in upper case', () => ({ ...valid, type: 'OTP' }), ['type']],
     ['type of 129 characters', () => ({ ...valid, type: 't'.repeat(129) }), ['type']],
     ["type starting with '-'", () => ({ ...valid, type: '-otp' }), ['type']],
@@ -220,6 +223,7 @@ describe('POST /v1/notifications: schema', () => {
     ['expiresAt as ISO with an offset', () => ({ ...valid, expiresAt: future().replace('Z', '+00:00') })],
     ['all three channels', () => ({ ...valid, channels: ['push', 'sms', 'email'] })],
     ['an empty to', () => ({ ...valid, to: {} })],
+    ['a userId outside the Basic Multilingual Plane (a surrogate pair)', () => ({ ...valid, userId: 'u\u{1F600}' })],
   ])('accepts %s with 202', async (_name, body) => {
     const sent = body();
     const res = await post(sent);
