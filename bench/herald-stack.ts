@@ -135,6 +135,35 @@ export function cpuSeconds(pid: number | undefined): number {
   return nanoseconds / 1e9;
 }
 
+/** Named processes whose CPU a scenario reads; processes under one name are summed. */
+export type NamedPids = [name: string, pid: number | undefined][];
+
+/** The publisher, each channel's workers (replicas under their channel's name) and Redis. */
+export async function stackPids(redis: Redis, publisher: { process: ServiceProcess }, workers: Workers): Promise<NamedPids> {
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+  return [['publisher', publisher.process.child.pid], ...workers.processes.map(({ channel, process }): NamedPids[number] => [channel, process.child.pid]), ['redis', redisPid]];
+}
+
+/** Starts counting now; `perNotification(n)` gives each name's CPU since then per notification, in µs. */
+export function cpuMeter(pids: NamedPids): { perNotification(n: number): Record<string, number> } {
+  const read = () => {
+    const seconds: Record<string, number> = {};
+    for (const [name, pid] of pids) seconds[name] = (seconds[name] ?? 0) + cpuSeconds(pid);
+    return seconds;
+  };
+  const before = read();
+  return {
+    perNotification(n) {
+      return Object.fromEntries(Object.entries(read()).map(([name, s]) => [name, Math.round(((s - before[name]!) * 1e6) / n)]));
+    },
+  };
+}
+
+/** The value at quantile `q` of ascending `sorted`. */
+export function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
 export async function stop(process: ServiceProcess): Promise<void> {
   process.child.kill('SIGTERM');
   await process.exited;

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { benchNotification, cpuSeconds, drained, post, publishRequest, seedBenchUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import { benchNotification, cpuMeter, drained, post, publishRequest, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 export interface EndToEndResult {
   notificationsPerSecond: number;
@@ -27,14 +27,7 @@ export async function endToEnd(redisUrl: string, n: number, replicas = 1, concur
   try {
     const memoryBefore = await usedMemory(redis);
     // Per process, replicas of a channel summed: what each part costs per notification.
-    const cpu = async (): Promise<Record<string, number>> => {
-      const seconds: Record<string, number> = { publisher: cpuSeconds(publisher.process.child.pid) };
-      for (const { channel, process } of workers.processes) seconds[channel] = (seconds[channel] ?? 0) + cpuSeconds(process.child.pid);
-      const info = await redis.info('cpu');
-      seconds.redis = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-      return seconds;
-    };
-    const cpuBefore = await cpu();
+    const cpu = cpuMeter(await stackPids(redis, publisher, workers));
     const started = performance.now();
     let next = 0;
     let retried = 0;
@@ -50,9 +43,8 @@ export async function endToEnd(redisUrl: string, n: number, replicas = 1, concur
     await Promise.all(senders);
     await drained(redis);
     const seconds = (performance.now() - started) / 1000;
-    const cpuAfter = await cpu();
     return {
-      cpuMicrosecondsPerNotification: Object.fromEntries(Object.entries(cpuAfter).map(([name, s]) => [name, Math.round(((s - cpuBefore[name]!) * 1e6) / n)])),
+      cpuMicrosecondsPerNotification: cpu.perNotification(n),
       notificationsPerSecond: Math.round(n / seconds),
       bytesPerNotification: Math.round(((await usedMemory(redis)) - memoryBefore) / n),
       workerPeakRssMb: workers.peakRssMb(),

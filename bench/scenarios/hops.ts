@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { CHANNELS, type Channel } from '@herald/shared';
-import { benchNotification, cpuSeconds, drained, post, publishRequest, seedBenchUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import { benchNotification, cpuMeter, drained, post, publishRequest, quantile, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 /**
  * 4b. Where a delivery's time goes without load: single publishes one at a time, `rate` a second,
@@ -41,18 +41,18 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
     const sentAt: number[] = [];
     const wallClock = wallClockMs();
     const warmUp = Math.floor(total / 5);
-    let cpuBefore: Record<string, number> = {};
-    const cpu = () => Object.fromEntries([['publisher', cpuSeconds(publisher.process.child.pid)], ...workers.processes.map(({ channel, process }) => [channel, cpuSeconds(process.child.pid)])]) as Record<string, number>;
+    // Not Redis: feeding MONITOR costs it more than the commands it reports.
+    const pids = (await stackPids(redis, publisher, workers)).filter(([name]) => name !== 'redis');
+    let cpu = cpuMeter(pids);
     for (let i = 0; i < total; i++) {
-      if (i === warmUp) cpuBefore = cpu();
+      if (i === warmUp) cpu = cpuMeter(pids);
       const due = performance.now() + 1000 / rate;
       sentAt.push(wallClock());
       await post(`${publisher.base}/v1/notifications`, JSON.stringify(publishRequest(benchNotification(i, 'hop'))));
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
     }
     await drained(redis);
-    const cpuAfter = cpu();
-    const measured = total - warmUp;
+    const cpuMicrosecondsPerNotification = cpu.perNotification(total - warmUp);
 
     // Which connection is which channel's worker: the one that reads that channel's passes.
     const channelOf = new Map<string, Channel>();
@@ -62,13 +62,15 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
     }
     // Requests go one at a time: everything between two appends belongs to the first. An append
     // names its request by the record key (`...:n:hop-<i>`): the first request's may be missing.
-    const appends = log.filter(([, , command, first]) => command === 'evalsha' && first === scripts.append);
+    const isAppend = ([, , command, first]: (typeof log)[number]) => command === 'evalsha' && first === scripts.append;
+    const appendAt = log.flatMap((line, at) => (isAppend(line) ? [at] : []));
     const samples: Record<string, number[]> = { 'request → append': [], 'request → last settle': [] };
-    appends.forEach((append, a) => {
+    appendAt.forEach((at, a) => {
+      const append = log[at]!;
       const i = Number(/:n:hop-(\d+)$/.exec(append[4])?.[1] ?? -1);
       if (i < warmUp) return;
-      const end = appends[a + 1]?.[0] ?? Infinity;
-      const window = log.filter(([time]) => time >= append[0] && time < end);
+      // The log is in Redis's order, so a request's commands are the lines up to the next append.
+      const window = log.slice(at, appendAt[a + 1]);
       samples['request → append']!.push(append[0] - sentAt[i]!);
       let lastSettle = 0;
       for (const channel of CHANNELS) {
@@ -87,12 +89,9 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
     const hopsMs = Object.fromEntries(
       Object.entries(samples).map(([hop, times]) => {
         times.sort((a, b) => a - b);
-        const at = (q: number) => Number((times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN).toFixed(2));
+        const at = (q: number) => (times.length ? Number(quantile(times, q).toFixed(2)) : NaN);
         return [hop, { n: times.length, p50: at(0.5), p90: at(0.9), p99: at(0.99) }];
       }),
-    );
-    const cpuMicrosecondsPerNotification = Object.fromEntries(
-      Object.entries(cpuAfter).map(([name, s]) => [name, Math.round(((s - cpuBefore[name]!) * 1e6) / measured)]),
     );
     return { rate, seconds, hopsMs, cpuMicrosecondsPerNotification, roundTrip: wake };
   } finally {

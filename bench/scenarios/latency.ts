@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { CHANNELS, decodeChannelStatus, statusField } from '@herald/shared';
-import { benchNotification, cpuSeconds, drained, keys, post, publishRequest, seedBenchUsers, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import { benchNotification, cpuMeter, drained, keys, post, publishRequest, quantile, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 /**
  * 4. Latency: `rate` notifications a second for `seconds` through the publisher, one request
@@ -19,11 +19,8 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
     const requests: Promise<void>[] = [];
     let retried = 0;
-    const processes: [string, number | undefined][] = [['publisher', publisher.process.child.pid], ...workers.processes.map(({ channel, process }): [string, number | undefined] => [channel, process.child.pid])];
-    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
     // The bench itself (this process) sends the requests: its share of the two cores counts too.
-    processes.push(['redis', redisPid], ['bench client', process.pid]);
-    const cpuBefore = processes.map(([, pid]) => cpuSeconds(pid));
+    const cpu = cpuMeter([...(await stackPids(redis, publisher, workers)), ['bench client', process.pid]]);
     const started = performance.now();
     for (let sent = 0; sent < total; ) {
       // Paced against the clock, so a slow tick does not lower the rate.
@@ -38,9 +35,7 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
     const achievedRate = Math.round(total / ((performance.now() - started) / 1000));
     await drained(redis);
     // What each process spent per notification at this rate: small batches cost more per entry.
-    const cpuMicrosecondsPerNotification = Object.fromEntries(
-      processes.map(([name, pid], i) => [name, Math.round(((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / total)]),
-    );
+    const cpuMicrosecondsPerNotification = cpu.perNotification(total);
     // Cores the whole run kept busy at the rate asked for: near the machine's count, it queues.
     const coresBusy = Number(((Object.values(cpuMicrosecondsPerNotification).reduce((a, b) => a + b, 0) * rate) / 1e6).toFixed(2));
 
@@ -53,8 +48,7 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
         return decodeChannelStatus(status)!.updatedAt - Number(ts);
       });
       times.sort((a, b) => a - b);
-      const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-      perChannel[channel] = { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: times.at(-1)! };
+      perChannel[channel] = { p50: quantile(times, 0.5), p99: quantile(times, 0.99), p999: quantile(times, 0.999), max: times.at(-1)! };
     }
     return { rate, achievedRate, seconds, retriedRequests: retried, perChannelMs: perChannel, cpuMicrosecondsPerNotification, coresBusy, targetP99Ms: 10 };
   } finally {

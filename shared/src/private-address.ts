@@ -43,18 +43,23 @@ export function isPrivateAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return blocked.check(ip, 'ipv4');
   if (family === 6) {
-    // IPv4-mapped (::ffff:10.0.0.1) and NAT64-less forms carry an IPv4 address inside.
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-    if (mapped) return blocked.check(mapped[1]!, 'ipv4');
-    // IPv4-translated (::ffff:0:10.0.0.1, SIIT) is checked by the address inside. Not with a
-    // BlockList rule: Node reads ::ffff:0:0/96 as the IPv4-mapped range and blocks every IPv4.
-    const groups = ipv6Groups(ip);
-    if (groups.slice(0, 6).join(':') === '0:0:0:0:65535:0') {
-      return blocked.check(`${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`, 'ipv4');
-    }
+    const inside = embeddedIPv4(ip);
+    if (inside) return blocked.check(inside, 'ipv4');
     return blocked.check(ip, 'ipv6');
   }
   return false;
+}
+
+/**
+ * The IPv4 address inside an IPv4-mapped (::ffff:10.0.0.1) or IPv4-translated (::ffff:0:10.0.0.1,
+ * SIIT) address, in any spelling. Checked as IPv4, not with BlockList rules: Node reads
+ * ::ffff:0:0/96 as the IPv4-mapped range and would then block every IPv4 address.
+ */
+function embeddedIPv4(ip: string): string | undefined {
+  const groups = ipv6Groups(ip);
+  const prefix = groups.slice(0, 6).join(':');
+  if (prefix !== '0:0:0:0:0:65535' && prefix !== '0:0:0:0:65535:0') return undefined;
+  return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address, `::` and a trailing dotted quad expanded. */

@@ -4,8 +4,10 @@ import { isPrivateAddress, isPrivateHost } from '@herald/shared';
 describe('private addresses', () => {
   it.each([
     '::a00:1', '64:ff9b::a00:1', '64:ff9b::7f00:1', '::ffff:192.168.1.1', '::ffff:a00:1', '100.64.0.1', '0.0.0.0',
-    // IPv4-translated, 6to4 and Teredo forms of 10.0.0.1 and 127.0.0.1, the discard prefix, documentation.
-    '::ffff:0:a00:1', '::ffff:0:127.0.0.1', '2002:a00:1::1', '2002:7f00:1::', '2001:0:4136:e378:8000:63bf:f5ff:fffe', '100::1', '2001:db8::1',
+    // IPv4-mapped in full, IPv4-translated and 6to4 forms of 10.0.0.1 and 127.0.0.1; any Teredo
+    // address (RFC 4380's example); the discard prefix; documentation.
+    '0:0:0:0:0:ffff:10.0.0.1', '::ffff:0:a00:1', '::ffff:0:127.0.0.1', '2002:a00:1::1', '2002:7f00:1::',
+    '2001:0:4136:e378:8000:63bf:f5ff:fffe', '100::1', '2001:db8::1',
   ])(
     'refuses %s, which reaches a private IPv4 address or no public host',
     (ip) => expect(isPrivateAddress(ip)).toBe(true),
@@ -16,6 +18,7 @@ describe('private addresses', () => {
     // The IPv4-translated form of a public address is public: only the address inside counts.
     expect(isPrivateAddress('::ffff:0:808:808')).toBe(false);
     expect(isPrivateAddress('::ffff:0:8.8.8.8')).toBe(false);
+    expect(isPrivateAddress('::ffff:8.8.8.8')).toBe(false);
     expect(isPrivateAddress('8.8.8.8')).toBe(false);
     expect(isPrivateHost('[::10.0.0.1]')).toBe(true);
     expect(isPrivateHost('fcm.googleapis.com')).toBe(false);

@@ -42,7 +42,7 @@ interface Step {
   parent: Step | undefined;
 }
 
-/** Path to the first key secure-json-parse refuses; iterative, since the nesting may be deep. */
+/** Path to a key secure-json-parse refuses; iterative, since the nesting may be deep. */
 function findRefusedKey(root: unknown): string[] | undefined {
   const stack: [unknown, Step | undefined][] = [[root, undefined]];
   while (stack.length > 0) {
@@ -60,8 +60,9 @@ function findRefusedKey(root: unknown): string[] | undefined {
   return undefined;
 }
 
+/** Built leaf first and reversed: unshift per level would be quadratic in a body nested 500000 deep. */
 function pathOf(step: Step): string[] {
   const path: string[] = [];
-  for (let s: Step | undefined = step; s; s = s.parent) path.unshift(s.key);
-  return path;
+  for (let s: Step | undefined = step; s; s = s.parent) path.push(s.key);
+  return path.reverse();
 }
