@@ -590,7 +590,7 @@ export class Consumer {
         return { target, unknown: send };
       }
       const error = driver.classify(err);
-      const safe = new DeliveryError(error.kind, redactContactData(error.message), error.retryAfterMs);
+      const safe = new DeliveryError(error.kind, redactContactData(error.message, [target.address]), error.retryAfterMs);
       logger.warn({ streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt }, 'send failed');
       return { target, error: safe };
     } finally {
@@ -618,7 +618,7 @@ export class Consumer {
           });
         },
         (err: unknown) => {
-          logger.info({ streamId: item.streamId, id: n.id, err: redactContactData(String((err as Error)?.message)) }, 'a send that timed out failed after all');
+          logger.info({ streamId: item.streamId, id: n.id, err: redactContactData(String((err as Error)?.message), [target.address]) }, 'a send that timed out failed after all');
           return this.write(item, n, { marks: [[target, 'r']], action: 'none' });
         },
       )

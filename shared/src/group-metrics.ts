@@ -5,12 +5,20 @@ import { readGroupStatus } from './group-status.js';
 import type { Keys } from './keys.js';
 
 /**
- * The consumer groups' figures as Prometheus gauges, read from Redis at each scrape: what a
- * Prometheus alert or a KEDA scaler scales a channel's workers on.
+ * How long one reading of the groups answers scrapes. /metrics needs no key, and a reading is
+ * several Redis commands (more while Redis cannot say a group's lag): a second of staleness
+ * means no caller can make Redis work harder by scraping faster. Prometheus and KEDA poll every
+ * 15 to 30 s.
+ */
+export const GROUP_READING_FRESH_MS = 1000;
+
+/**
+ * The consumer groups' figures as Prometheus gauges, read from Redis at scrape time (at most once
+ * a GROUP_READING_FRESH_MS): what a Prometheus alert or a KEDA scaler scales a channel's workers on.
  */
 export function registerGroupMetrics(registry: Registry, redis: Redis, keys: Keys, channels: readonly Channel[]): void {
   const labelNames = ['channel', 'group'] as const;
-  // One read per scrape feeds every gauge: the first gauge collected does it.
+  // One read feeds every gauge of a scrape, and the scrapes of the next second.
   let reading: Promise<void> | undefined;
   const collect = async () => {
     reading ??= readGroupStatus(redis, keys, channels)
@@ -25,7 +33,7 @@ export function registerGroupMetrics(registry: Registry, redis: Redis, keys: Key
         }
       })
       .catch(() => undefined) // Redis down: the gauges keep their last values
-      .finally(() => setImmediate(() => (reading = undefined)));
+      .finally(() => setTimeout(() => (reading = undefined), GROUP_READING_FRESH_MS).unref());
     await reading;
   };
   const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames, registers: [registry], collect });

@@ -21,6 +21,8 @@ export interface TestStack {
   workerEnv(channel: Channel, extra?: Record<string, string>): Record<string, string>;
   /** Start a worker process and wait until it reads. */
   spawnWorker(channel: Channel, extra?: Record<string, string>): Promise<ServiceProcess>;
+  /** Start a worker process without waiting for it (a replacement started on a schedule). */
+  launchWorker(channel: Channel, extra?: Record<string, string>): ServiceProcess;
   /** SIGKILL every worker still running (for afterEach, so a failed test leaves none behind). */
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +72,12 @@ export async function startStack(publisherEnv: Record<string, string> = {}, redi
     return { ...common, ...provider[channel], ...extra };
   }
 
+  function launchWorker(channel: Channel, extra?: Record<string, string>): ServiceProcess {
+    const worker = spawnService(`services/${channel}/src/main.ts`, workerEnv(channel, extra));
+    workers.push(worker);
+    return worker;
+  }
+
   async function stopWorkers(): Promise<void> {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
@@ -84,9 +92,9 @@ export async function startStack(publisherEnv: Record<string, string> = {}, redi
     push,
     vapid,
     workerEnv,
+    launchWorker,
     async spawnWorker(channel, extra) {
-      const worker = spawnService(`services/${channel}/src/main.ts`, workerEnv(channel, extra));
-      workers.push(worker);
+      const worker = launchWorker(channel, extra);
       await worker.waitForOutput('worker started');
       return worker;
     },

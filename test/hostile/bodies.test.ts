@@ -107,6 +107,9 @@ describe('any body', () => {
         }
         const { results } = res.json() as { results: ({ id: string; streamId: string; status: string } | { error: unknown })[] };
         expect(results).toHaveLength(notifications.length);
+        // Exactly the accepted items were appended: not a refused one, even one the decoder would take.
+        const appended = results.filter((r) => !('error' in r) && r.status === 'accepted').length;
+        expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(before + appended);
         for (const [i, result] of results.entries()) {
           if ('error' in result) {
             const code = (result.error as { code?: string }).code;

@@ -20,6 +20,8 @@ const EMAIL = 'ada.lovelace.9311@example.com';
 const PHONE = '+14155550199';
 const BOUNCING_EMAIL = 'bounce.4471@example.org';
 const INVALID_PHONE = '+14155550142';
+/** E.164 allows numbers this short; Twilio's refusal quotes it. */
+const SHORT_INVALID_PHONE = '+3596071';
 const OVERRIDE_EMAIL = 'override.6620@example.net';
 const NOT_AN_EMAIL = 'broken.8812@@example..com';
 const NOT_A_PHONE = '004915112345678';
@@ -107,10 +109,14 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     // Failed sends, whose provider errors quote the recipient: SMTP 550, Twilio 21211, push 410.
     stack.smtp.failWith(550, 1);
     stack.twilio.invalidNumbers.add(INVALID_PHONE);
+    stack.twilio.invalidNumbers.add(SHORT_INVALID_PHONE);
     stack.push.respondWith(410, { count: 1 });
     const failing = { id: 'failed', userId: 'ada', type: 'welcome', body: 'Hello', to: { email: BOUNCING_EMAIL, phone: INVALID_PHONE } };
     expect((await request('POST', '/v1/notifications', failing)).status).toBe(202);
     expect(await outcomes('failed')).toEqual({ email: 'dead', sms: 'dead', push: 'dead' });
+    const short = { id: 'failed-short', userId: 'ada', type: 'welcome', body: 'Hello', channels: ['sms'], to: { phone: SHORT_INVALID_PHONE } };
+    expect((await request('POST', '/v1/notifications', short)).status).toBe(202);
+    expect((await outcomes('failed-short')).sms).toBe('dead');
 
     // Refused requests: a wrong key, contact data that does not validate.
     expect((await request('GET', '/v1/users/ada', undefined, WRONG_KEY)).status).toBe(401);
@@ -142,6 +148,7 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
       'the phone number': PHONE,
       'the phone number without +': PHONE.slice(1),
       'the invalid phone number': INVALID_PHONE,
+      'the short invalid phone number': SHORT_INVALID_PHONE,
       'the malformed phone number': NOT_A_PHONE,
       'the publish key': PUBLISH_KEY,
       'the admin key': ADMIN_KEY,
@@ -152,6 +159,7 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
       'the SMTP password': SMTP_PASSWORD,
       'the push p256dh key': subscription.keys.p256dh,
       'the push auth secret': subscription.keys.auth,
+      'the VAPID private key': stack.vapid.privateKey,
       'the push endpoint path (its secret)': new URL(subscription.endpoint).pathname,
     };
     const found = Object.entries(secrets)

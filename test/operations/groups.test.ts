@@ -197,8 +197,14 @@ describe('group status', () => {
     expect(status.consumers).toHaveLength(2);
     // The age is the entry's, counted from its id.
     expect(status.oldestPendingAgeMs).toBeGreaterThanOrEqual(Date.now() - Number(later[0]!.streamId.split('-')[0]) - 1000);
-    metrics = await publisherMetrics();
-    expect(gauge(metrics, 'herald_group_pending')).toBe(1);
+    // One reading answers scrapes for up to a second (GROUP_READING_FRESH_MS).
+    metrics = await waitFor(
+      async () => {
+        const text = await publisherMetrics();
+        return gauge(text, 'herald_group_pending') === 1 ? text : undefined;
+      },
+      { what: 'the gauges to show the pending entry' },
+    );
     expect(gauge(metrics, 'herald_group_lag')).toBe(4);
     expect(gauge(metrics, 'herald_group_consumers')).toBe(2);
     expect(gauge(metrics, 'herald_group_oldest_pending_age_seconds')).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { usePublisher } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const ctx = usePublisher({}, { perFile: true });
 
@@ -36,4 +37,35 @@ describe('health and metrics', () => {
     ).toBe(1);
     expect(text).toContain('herald_publisher_process_resident_memory_bytes');
   });
+
+  it('reads the groups from Redis at most once a second, however fast /metrics is scraped', async () => {
+    /** Commands Redis has run since its statistics were reset. */
+    const commandsRun = async () =>
+      [...(await ctx.pub.admin.info('commandstats')).matchAll(/^cmdstat_([\w|]+):calls=(\d+).*rejected_calls=(\d+),failed_calls=(\d+)/gm)]
+        .filter(([, name]) => !/^(info|config)/.test(name!))
+        .reduce((sum, [, , calls, rejected, failed]) => sum + Number(calls) + Number(rejected) + Number(failed), 0);
+    // Over a real socket: in-process inject() can run scrapes back to back in one turn of the event loop.
+    const url = `${await ctx.pub.listen()}/metrics`;
+    const scrape = async () => {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      await res.text();
+    };
+    // A stream and a group to read.
+    await ctx.pub.admin.xgroup('CREATE', ctx.pub.keys.stream, ctx.pub.keys.group('email'), '0', 'MKSTREAM');
+    await waitFor(async () => {
+      // Wait out any reading still fresh from an earlier scrape: the next scrape must read.
+      await ctx.pub.admin.config('RESETSTAT');
+      await scrape();
+      return (await commandsRun()) > 0;
+    }, { what: 'a scrape that reads the groups' });
+    const oneReading = await commandsRun();
+
+    const started = Date.now();
+    for (let i = 0; i < 50; i++) await scrape();
+    const seconds = (Date.now() - started) / 1000;
+    // A new reading at most once a second, so however long 50 scrapes took on this machine:
+    expect(await commandsRun()).toBeLessThanOrEqual(oneReading * (2 + Math.ceil(seconds)));
+  });
 });
+

@@ -64,10 +64,18 @@ describe('HERALD_RATE_LIMIT', () => {
     for (const key of budgets) expect(key).not.toMatch(/pk1|pk2|ak1/);
   });
 
-  it('counts only requests that got past the key check', async () => {
-    for (let i = 0; i < 5; i++) expect((await publish(ctx.pub, 'wrong')).statusCode).toBe(401);
-    expect(await ctx.pub.admin.keys(ctx.pub.keys.requestBudget('*'))).toEqual([]);
-    await spend(ctx.pub, 'pk1', 3);
+  it('charges a refused key to the address it came from: guessing keys is limited too', async () => {
+    for (let i = 0; i < 3; i++) expect((await publish(ctx.pub, `wrong-${i}`, '203.0.113.7')).statusCode).toBe(401);
+    // Missing, malformed and wrong keys alike; the answer says nothing about the key.
+    expectRateLimited(await publish(ctx.pub, undefined, '203.0.113.7'), 20);
+    expectRateLimited(await publish(ctx.pub, 'wrong-3', '203.0.113.7'), 20);
+    // A publish key on an admin route is refused too, and charged the same way.
+    const admin = await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { authorization: 'Bearer pk1' }, remoteAddress: '203.0.113.7' });
+    expectRateLimited(admin, 20);
+    // Another address is not held back, and a real key from the same address keeps its own budget.
+    expect((await publish(ctx.pub, 'wrong', '203.0.113.8')).statusCode).toBe(401);
+    await spend(ctx.pub, 'pk1', 3, '203.0.113.7');
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(3);
   });
 
   it('counts a 4xx answer too: a caller sending garbage spends its budget', async () => {

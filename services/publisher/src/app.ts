@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
@@ -122,11 +122,23 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
         throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
       }
     } else {
-      const keyId = keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
-      if (keyId) caller = `key:${keyId}`;
+      try {
+        const keyId = keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
+        if (keyId) caller = `key:${keyId}`;
+      } catch (refusal) {
+        // A refused key is charged to the address it came from, so guessing keys is limited like
+        // any other traffic; a real key from the same address keeps its own budget.
+        if (!config.unlimited) await spendBudget(`ip:${request.ip}`, reply);
+        throw refusal;
+      }
     }
     if (config.unlimited) return;
-    const decision = await limiter.spend(caller ?? `ip:${request.ip}`);
+    await spendBudget(caller ?? `ip:${request.ip}`, reply);
+  });
+
+  /** Count one request against `caller`'s HERALD_RATE_LIMIT; past it, answer 429 with Retry-After. */
+  async function spendBudget(caller: string, reply: FastifyReply): Promise<void> {
+    const decision = await limiter.spend(caller);
     if (!decision.allowed) {
       reply.header('retry-after', String(decision.retryAfterS));
       throw new HeraldError(
@@ -134,7 +146,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
         `Too many requests: more than ${context.config.HERALD_RATE_LIMIT} a minute (HERALD_RATE_LIMIT); retry after ${decision.retryAfterS} s`,
       );
     }
-  });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.requestDuration
