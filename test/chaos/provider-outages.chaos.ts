@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { CHANNELS, type Channel } from '@herald/shared';
+import { CHANNELS, parseEnv, workerEnv, type Channel } from '@herald/shared';
 import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { addUsers } from './chaos-users.js';
@@ -11,17 +11,21 @@ import { groupsDrained } from './stream-state.js';
 /**
  * Provider outages, all at once: the SMTP server gone for 20 s, Twilio answering 429 with
  * Retry-After for 10 s, push answering 500 for 15 s. Every notification is delivered once they
- * are back, within the retry policy, and nothing is dead-lettered; then one notification to a
- * number Twilio refuses for good is dead-lettered exactly once.
+ * are back, within the default retry policy, and nothing is dead-lettered; then one notification
+ * to a number Twilio refuses for good is dead-lettered exactly once.
  */
 const OUTAGE_MS: Record<Channel, number> = { email: 20_000, sms: 10_000, push: 15_000 };
 const NOTIFICATIONS = 500;
+/**
+ * The retry policy a deployment has without settings (the test stack retries faster): attempts
+ * about 1, 2, 4, 8 and 16 s apart (±25 %), so the sixth, some 31 s after the first, is past the
+ * longest outage, and HERALD_MAX_ATTEMPTS (8) leaves two to spare.
+ */
+const DEFAULT_POLICY = parseEnv(workerEnv('email'), {});
 const WORKER_ENV = {
-  // Retries every 0.2, 0.4, 0.8, 1.6, then 2 s: about 14 attempts span the 20 s outage, and
-  // 40 leave room for a slow machine (attempts also count take-backs that found a lease busy).
-  HERALD_RETRY_BASE_MS: '200',
-  HERALD_RETRY_MAX_MS: '2000',
-  HERALD_MAX_ATTEMPTS: '40',
+  HERALD_RETRY_BASE_MS: String(DEFAULT_POLICY.HERALD_RETRY_BASE_MS),
+  HERALD_RETRY_MAX_MS: String(DEFAULT_POLICY.HERALD_RETRY_MAX_MS),
+  HERALD_MAX_ATTEMPTS: String(DEFAULT_POLICY.HERALD_MAX_ATTEMPTS),
 };
 
 const ctx = useStack();
