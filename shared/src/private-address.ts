@@ -33,6 +33,7 @@ for (const [net, bits] of [
   ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local: deprecated, but still routed inside some networks
   ['ff00::', 8], // multicast
 ] as const) {
   blocked.addSubnet(net, bits, 'ipv6');

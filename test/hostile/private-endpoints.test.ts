@@ -76,7 +76,7 @@ const around = fc.record({
 describe('push subscription endpoints on private addresses', () => {
   it('are refused with 400 naming endpoint in every spelling of the address, and nothing is stored', async () => {
     const host = fc.oneof(
-      fc.tuple(privateIPv4, fc.nat()).map(([ip, i]) => ipv4Spellings(ip)[i % 10]!),
+      privateIPv4.chain((ip) => fc.constantFrom(...ipv4Spellings(ip))),
       privateIPv6.map((ip) => `[${ip}]`),
       fc.constantFrom('localhost', 'LOCALHOST', 'localhost.', 'api.localhost', 'x.y.localhost'),
     );

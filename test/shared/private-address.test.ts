@@ -8,6 +8,8 @@ describe('private addresses', () => {
     // address (RFC 4380's example); the discard prefix; documentation.
     '0:0:0:0:0:ffff:10.0.0.1', '::ffff:0:a00:1', '::ffff:0:127.0.0.1', '2002:a00:1::1', '2002:7f00:1::',
     '2001:0:4136:e378:8000:63bf:f5ff:fffe', '100::1', '2001:db8::1',
+    // Site-local (deprecated), unique local, link-local and loopback.
+    'fec0::1', 'feff::1', 'fd12:3456::1', 'fe80::1', '::1',
   ])(
     'refuses %s, which reaches a private IPv4 address or no public host',
     (ip) => expect(isPrivateAddress(ip)).toBe(true),
