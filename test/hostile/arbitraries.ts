@@ -202,6 +202,19 @@ export function validPath(route: Pick<RouteOptions, 'url'>): string {
   });
 }
 
+/**
+ * A request for each route in `routes` (HEAD included) with valid parameters and a valid body,
+ * as a request line's method and target and the body to send (with the keys 'pk' and 'ak').
+ */
+export function validRequests(routes: readonly Pick<RouteOptions, 'method' | 'url'>[]): { method: string; path: string; body: string }[] {
+  const valid = JSON.stringify({ userId: 'u1', type: 'otp', body: 'Your code is 123456' });
+  return routes.map((route) => ({
+    method: String(route.method),
+    path: validPath(route),
+    body: route.url === '/v1/groups/:channel/replay' ? '{"from":"0"}' : route.url.startsWith('/dashboard/session') ? '{"key":"ak"}' : valid,
+  }));
+}
+
 /** The URL of a route with each `:param` replaced by one of `values` in turn, percent-encoded. */
 export function fillPath(route: Pick<RouteOptions, 'url'>, values: string[]): string {
   let i = 0;

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
 import { rawExchange } from '../helpers/raw-http.js';
-import { contentType, notificationLike, validPath } from './arbitraries.js';
+import { contentType, notificationLike, validRequests } from './arbitraries.js';
 
 /**
  * Property: whatever headers arrive (Content-Type in any spelling, Content-Length that lies,
@@ -49,16 +49,6 @@ const headerValue = fc.oneof(
 /** How the body is framed: honestly, or in one of the ways a request smuggler or a broken client would. */
 const framing = fc.constantFrom('exact', 'exact', 'exact', 'chunked', 'short', 'long', 'both', 'two-lengths', 'bad-length', 'bad-chunk', 'none');
 
-/** A request line for each route the app has (HEAD included), with valid parameters and a valid body. */
-function requestTargets(): { method: string; path: string; body: string }[] {
-  const valid = JSON.stringify({ userId: 'u1', type: 'otp', body: 'Your code is 123456' });
-  return ctx.pub.routes.map((route) => ({
-    method: String(route.method),
-    path: validPath(route),
-    body: route.url === '/v1/groups/:channel/replay' ? '{"from":"$"}' : route.url.startsWith('/dashboard/session') ? '{"key":"ak"}' : valid,
-  }));
-}
-
 function frame(kind: string, body: Buffer): { headers: string[]; payload: Buffer; halfClose: boolean } {
   const length = body.length;
   switch (kind) {
@@ -85,7 +75,7 @@ function frame(kind: string, body: Buffer): { headers: string[]; payload: Buffer
 
 describe('any headers', () => {
   it('on every route: every answer 2xx or a 4xx in the error shape, never 5xx; the stream stays valid', async () => {
-    const targets = requestTargets();
+    const targets = validRequests(ctx.pub.routes);
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...targets),

@@ -153,6 +153,19 @@ describe('replay', () => {
     expect((await replay({ from: 0 })).statusCode).toBe(200);
   });
 
+  it('works before anything was ever published: makes the stream and the group where it starts', async () => {
+    for (const from of ['0', '1700000000000-0', '2026-01-01T00:00:00Z']) {
+      await stack.pub.admin.del(stack.pub.keys.stream);
+      const res = await replay({ from });
+      expect(res.statusCode, `from ${from}: ${res.body}`).toBe(200);
+      expect(res.json()).toMatchObject({ group: 'email_notifier_group', entries: 0 });
+    }
+    // The group the replay made is the one the workers read.
+    const first = await publish('otp');
+    await stack.spawnWorker('email');
+    await waitFor(() => mails(first.address) === 1, { what: 'the first notification ever published to be delivered' });
+  });
+
   it('needs an admin key, a known channel and a readable start', async () => {
     expect((await replay({ from: '0' }, PUBLISH)).statusCode).toBe(403);
     expect((await replay({ from: '0' }, {})).statusCode).toBe(401);

@@ -160,6 +160,16 @@ describe('GET /v1/users/:userId', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json().error.code).toBe('HERALD_ERR_NOT_FOUND');
   });
+
+  it('answers 500 HERALD_ERR_INTERNAL, not a 400 blaming the caller, when the stored user is corrupt', async () => {
+    expect((await put('corrupt', ada)).statusCode).toBe(200);
+    // Written around Herald, straight into Redis: preferences that are not JSON.
+    await ctx.pub.admin.hset(ctx.pub.keys.user('corrupt'), 'prefs', '{not json');
+    const res = await get('corrupt');
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: { code: 'HERALD_ERR_INTERNAL', message: expect.any(String) } });
+    expect(res.body).not.toContain('request body');
+  });
 });
 
 describe('DELETE /v1/users/:userId', () => {

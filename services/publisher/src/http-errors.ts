@@ -34,10 +34,8 @@ export function toHeraldError(err: unknown): HeraldError {
           : (FASTIFY_MESSAGES[e.code!] ?? e.message);
     return new HeraldError(code, message);
   }
-  // Bodies Fastify's JSON parser refuses are explained in json-body.ts; this is any other JSON.parse.
-  if (e instanceof SyntaxError) {
-    return new HeraldError('HERALD_ERR_BAD_JSON', `The request body is not valid JSON: ${e.message}`);
-  }
+  // Bodies that are not JSON are explained in json-body.ts before any route runs, so any other
+  // SyntaxError is the server's own (corrupt stored data): a 500, logged, like any other fault.
   if (e.statusCode === 404) return new HeraldError('HERALD_ERR_NOT_FOUND');
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return new HeraldError('HERALD_ERR_VALIDATION', e.message ?? 'Bad request');

@@ -75,8 +75,10 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     try {
       await redisCall(redis.xgroup('SETID', keys.stream, group, setTo, 'ENTRIESREAD', entriesRead));
     } catch (err) {
-      if (!String((err as { cause?: Error }).cause?.message).startsWith('NOGROUP')) throw err;
-      // No worker of the channel has run yet: make the group where the replay starts.
+      const message = String((err as { cause?: Error }).cause?.message);
+      if (!message.startsWith('NOGROUP') && !message.includes('requires the key to exist')) throw err;
+      // No worker of the channel has run yet (nor, maybe, anything been published): make the
+      // group where the replay starts.
       await redisCall(redis.xgroup('CREATE', keys.stream, group, setTo, 'MKSTREAM', 'ENTRIESREAD', entriesRead));
     }
     request.log.info({ channel, from: fromId, resend: !!resend, pass, entries }, 'replay');
