@@ -148,6 +148,29 @@ describe('HERALD_RATE_LIMIT', () => {
     expectRateLimited(await publish(pub, 'anything', '10.0.0.1'), 20);
   });
 
+  it('ignores X-Forwarded-For by default: a client cannot take another address to escape its budget', async () => {
+    const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '' });
+    const forwarded = (client: string) =>
+      pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: '127.0.0.1' });
+    for (let i = 0; i < 3; i++) expect((await forwarded(`203.0.113.${i}`)).statusCode).toBe(202);
+    expectRateLimited(await forwarded('203.0.113.99'), 20);
+  });
+
+  it('counts each client behind a proxy named in HERALD_TRUSTED_PROXIES, by X-Forwarded-For', async () => {
+    const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '', HERALD_TRUSTED_PROXIES: '127.0.0.0/8, ::1' });
+    const via = (client: string, proxy = '127.0.0.1') =>
+      pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: proxy });
+    for (let i = 0; i < 3; i++) expect((await via('203.0.113.1')).statusCode).toBe(202);
+    expectRateLimited(await via('203.0.113.1'), 20);
+    // Another client through the same proxy has its own budget.
+    expect((await via('203.0.113.2')).statusCode).toBe(202);
+    // The client is the last address the trusted proxy added: what the client wrote before it counts for nothing.
+    expectRateLimited(await via('198.51.100.7, 203.0.113.1'), 20);
+    // A socket that is not a trusted proxy is counted by its own address, whatever it forwards.
+    for (let i = 0; i < 3; i++) expect((await via(`198.51.100.${i}`, '192.0.2.50')).statusCode).toBe(202);
+    expectRateLimited(await via('198.51.100.200', '192.0.2.50'), 20);
+  });
+
   it('is off with 0: no budget is kept', async () => {
     const pub = await ctx.restart({ HERALD_RATE_LIMIT: '0' });
     await spend(pub, 'pk1', 20);
@@ -175,6 +198,17 @@ describe('HERALD_RATE_LIMIT', () => {
         await resume();
       }
     }
+  });
+});
+
+describe('HERALD_TRUSTED_PROXIES configuration', () => {
+  it('takes addresses and CIDR ranges, none by default', () => {
+    expect(parseEnv(publisherEnv, {}).HERALD_TRUSTED_PROXIES).toEqual([]);
+    expect(parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1,fd00::/8' }).HERALD_TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
+  });
+
+  it.each(['loadbalancer', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', 'true'])('refuses %j, naming the variable and the entry', (value) => {
+    expect(() => parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: value })).toThrow(new RegExp(`^HERALD_TRUSTED_PROXIES: "${value.replace(/[./]/g, '\\$&')}" is not an IP address or CIDR range$`));
   });
 });
 

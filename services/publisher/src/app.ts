@@ -62,6 +62,8 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     // Ids and user ids are up to 128 characters, up to 3 bytes each once percent-encoded.
     routerOptions: { maxParamLength: 3 * 128 },
     return503OnClosing: true,
+    // request.ip: the socket's address, or X-Forwarded-For's client when the socket is a trusted proxy.
+    trustProxy: config.HERALD_TRUSTED_PROXIES.length > 0 ? config.HERALD_TRUSTED_PROXIES : false,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     clientErrorHandler,
     // Node would refuse an HTTP/1.1 request without Host itself, with an empty body; the onRequest

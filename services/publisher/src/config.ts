@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { commonEnv, envInt, envList } from '@herald/shared';
 
@@ -25,6 +26,23 @@ export const publisherEnv = {
    * every replica through Redis; beyond it 429 with Retry-After. Default 6000; 0 turns it off.
    */
   HERALD_RATE_LIMIT: envInt(6000, 0, 10_000_000),
+  /**
+   * Proxies in front of the publisher (comma list of addresses and CIDR ranges) whose
+   * X-Forwarded-For names the client: the per-address rate limit then counts each client, not
+   * the proxy. Default none: the header is ignored, so no client can claim another's address.
+   */
+  HERALD_TRUSTED_PROXIES: envList().superRefine((list, ctx) => {
+    for (const entry of list) if (!isAddressOrRange(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR range` });
+  }),
 };
+
+/** `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`. */
+function isAddressOrRange(text: string): boolean {
+  const [address, bits, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 export type PublisherConfig = z.output<z.ZodObject<typeof publisherEnv>>;
