@@ -9,9 +9,10 @@ import { details, table } from './output.js';
  *
  * Exit codes: 0 success; 1 the API refused the request (4xx, e.g. not found, invalid, forbidden);
  * 2 a usage error (unknown command, missing argument); 3 the publisher or Redis is unavailable
- * (no answer, 5xx, 429): worth retrying.
+ * (no answer, 5xx, 429): worth retrying; 4 the outcome is not known and a retry is not safe (a
+ * `replay --resend` that got no answer may have started its pass, and another would send again).
  */
-const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
+const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3, unknown: 4 } as const;
 
 const program = new Command()
   .name('herald')
@@ -21,6 +22,16 @@ const program = new Command()
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+/** A request that may or may not have taken effect, which a retry could repeat. */
+class OutcomeUnknown extends Error {
+  constructor(override readonly cause: HeraldApiError) {
+    super(
+      `${cause.code}: ${cause.message}\nThe replay may have started its pass before this failure, and running it again would ` +
+        'deliver every notification walked once more. Check `herald groups` (a replay raises the lag) and the statuses before retrying.',
+    );
+  }
+}
 
 function client(): HeraldClient {
   const { url, key } = program.opts<{ url: string; key?: string }>();
@@ -94,8 +105,14 @@ program
   .requiredOption('--from <point>', '0, a stream id, or an ISO-8601 time')
   .option('--resend', 'deliver every notification walked once more')
   .action(async (channel: string, o: { from: string; resend?: boolean }) => {
-    const result = await client().replay(channel, o.from, { resend: !!o.resend });
-    print(details(result), result);
+    try {
+      const result = await client().replay(channel, o.from, { resend: !!o.resend });
+      print(details(result), result);
+    } catch (err) {
+      // 4xx and 429 come before any work; no answer or a 5xx may come after the pass started.
+      if (o.resend && err instanceof HeraldApiError && (err.status === 0 || err.status >= 500)) throw new OutcomeUnknown(err);
+      throw err;
+    }
   });
 
 const dlq = program.command('dlq').description('dead letters');
@@ -168,6 +185,9 @@ try {
   if (err instanceof CommanderError) {
     // Help and version are not errors; anything else commander refused is a usage error.
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof OutcomeUnknown) {
+    process.stderr.write(`herald: ${err.message}\n`);
+    process.exitCode = EXIT.unknown;
   } else if (err instanceof HeraldApiError) {
     const issues = err.issues?.map((i) => `\n  ${i.path}: ${i.message}`).join('') ?? '';
     process.stderr.write(`herald: ${err.code}: ${err.message}${issues}\n`);

@@ -65,6 +65,26 @@ describe('herald CLI', () => {
     expect(down.stderr).toContain('HERALD_ERR_NETWORK');
   });
 
+  it('exits 4, not 3, when a resend replay got no answer: it may have started, and a retry would send again', async () => {
+    const slow = await startPublisher(redisServer.url, { HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak', HERALD_REDIS_TIMEOUT_MS: '200' });
+    try {
+      const slowUrl = await slow.listen();
+      redisServer.signal('SIGSTOP');
+      try {
+        const resend = await herald(['replay', 'email', '--from', '0', '--resend'], 'ak', slowUrl);
+        expect(resend.code, resend.stderr).toBe(4);
+        expect(resend.stderr).toContain('HERALD_ERR_UNAVAILABLE');
+        expect(resend.stderr).toContain('may have started its pass');
+        // Without --resend a replay only fills gaps: safe to run again, so still "unavailable".
+        expect((await herald(['replay', 'email', '--from', '0'], 'ak', slowUrl)).code).toBe(3);
+      } finally {
+        redisServer.signal('SIGCONT');
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('shows groups, replays, and sets and gets users', async () => {
     const groups = JSON.parse((await herald(['--json', 'groups'])).stdout);
     expect(groups.map((g: { channel: string }) => g.channel)).toEqual(['email', 'sms', 'push']);
