@@ -31,7 +31,7 @@ export function publishRequest(n: Notification): Record<string, unknown> {
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 /**
- * POST a JSON body, sending it again on 503 ("retry with the same notification id"), as a real
+ * POST a JSON body, sending it again on 503 (with the same notification ids), as a real
  * client would; resolves with how many retries it took. Any other answer than `expected` throws.
  */
 export async function post(url: string, body: string, expected = 202): Promise<number> {

@@ -10,7 +10,7 @@ import { details, table } from './output.js';
  * Exit codes: 0 success; 1 the API refused the request (4xx, e.g. not found, invalid, forbidden);
  * 2 a usage error (unknown command, missing argument); 3 the publisher or Redis is unavailable
  * (no answer, 5xx, 429): worth retrying; 4 the outcome is not known and a retry is not safe (a
- * `replay --resend` that got no answer may have started its pass, and another would send again).
+ * `replay --resend` that got no answer or a 5xx may have started its pass, and another would send again).
  */
 const EXIT = { ok: 0, refused: 1, usage: 2, unavailable: 3, unknown: 4 } as const;
 

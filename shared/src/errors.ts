@@ -29,7 +29,7 @@ export const ERRORS = {
   HERALD_ERR_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests' },
   HERALD_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'The request line and headers are too large' },
   HERALD_ERR_INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
-  HERALD_ERR_UNAVAILABLE: { status: 503, retryable: true, message: 'Redis is unavailable; retry shortly (a notification with the same id, so it is not sent twice)' },
+  HERALD_ERR_UNAVAILABLE: { status: 503, retryable: true, message: 'Redis is unavailable; retry shortly (a publish with the same notification id, so it is not sent twice)' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

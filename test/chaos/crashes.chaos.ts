@@ -27,7 +27,7 @@ const KILL_EVERY_MS = 2000;
  * everything has arrived, so that a lost notification fails the test with its id instead of
  * running into the test's time-out.
  */
-const KILLS_FOR_MS = 480_000;
+const KILLS_FOR_MS = 420_000;
 /** Each replica's HERALD_CONCURRENCY: at most this many deliveries are in flight at a kill. */
 const CONCURRENCY = 20;
 const WORKER_ENV = {
@@ -77,7 +77,7 @@ it('delivers every notification on every channel while replicas are killed every
   const kills: Record<Channel, number> = { email: 0, sms: 0, push: 0 };
   // Per channel, how many kills caught each stream entry in flight: read by the killed replica and
   // not yet acknowledged. A replica renews the idle time of what it works on, so no other replica
-  // can have taken such an entry from it before the kill; Redis's pending list is the truth.
+  // can have taken such an entry from it before the kill; Redis's pending list says which they are.
   const inFlightAtKills: Record<Channel, Map<string, number>> = { email: new Map(), sms: new Map(), push: new Map() };
   const killsStarted = Date.now();
   let nextKill = killsStarted + KILL_EVERY_MS;
@@ -92,14 +92,23 @@ it('delivers every notification on every channel while replicas are killed every
         await victim.worker.exited;
         kills[channel] += 1;
         const pending = (await stack.pub.admin.xpending(stack.pub.keys.stream, stack.pub.keys.group(channel), '-', '+', 10_000, victim.consumer)) as [string, string, number, number][];
-        for (const [streamId] of pending) inFlightAtKills[channel].set(streamId, (inFlightAtKills[channel].get(streamId) ?? 0) + 1);
+        // A send that timed out keeps its lease until the provider answers, but no longer holds
+        // its entry's place in the pending list: the replica logged it, so count it from there.
+        const timedOut = victim.worker
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('send timed out'))
+          .map((line) => (JSON.parse(line) as { streamId: string }).streamId);
+        for (const streamId of new Set([...pending.map(([id]) => id), ...timedOut])) {
+          inFlightAtKills[channel].set(streamId, (inFlightAtKills[channel].get(streamId) ?? 0) + 1);
+        }
         await launchReplica(channel).waitForOutput('worker started');
       }),
     );
   }
   const killSeconds = (Date.now() - killsStarted) / 1000;
   await publishing;
-  await waitFor(() => tally.complete(expected), { timeoutMs: 300_000, intervalMs: 200, what: 'every notification on every channel' });
+  await waitFor(() => tally.complete(expected), { timeoutMs: 240_000, intervalMs: 200, what: 'every notification on every channel' });
   await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
   const seconds = (Date.now() - started) / 1000;
 
@@ -125,8 +134,6 @@ it('delivers every notification on every channel while replicas are killed every
     for (const [id, arrivals] of tally.counts(channel)) {
       if (arrivals - 1 > (inFlight.get(id) ?? 0)) beyondBound.push(`${channel} ${id}: ${arrivals} arrivals, in flight at ${inFlight.get(id) ?? 0} kills`);
     }
-    // HERALD_CONCURRENCY caps what one replica holds, so the kills bound the duplicates too.
-    expect(summary.duplicatesByChannel[channel]).toBeLessThanOrEqual(kills[channel] * CONCURRENCY);
   }
   expect(beyondBound.slice(0, 10)).toEqual([]);
 }, 900_000);

@@ -166,6 +166,15 @@ describe('replay', () => {
     await waitFor(() => mails(first.address) === 1, { what: 'the first notification ever published to be delivered' });
   });
 
+  it('makes a group no worker made yet at 0, where a worker would: nothing published before is skipped', async () => {
+    await stack.pub.admin.del(stack.pub.keys.stream);
+    const unread = await publish('otp');
+    const res = await replay({ from: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(res.statusCode, res.body).toBe(200);
+    await stack.spawnWorker('email');
+    await waitFor(() => mails(unread.address) === 1, { what: 'the notification published before the replay to be delivered' });
+  });
+
   it('needs an admin key, a known channel and a readable start', async () => {
     expect((await replay({ from: '0' }, PUBLISH)).statusCode).toBe(403);
     expect((await replay({ from: '0' }, {})).statusCode).toBe(401);

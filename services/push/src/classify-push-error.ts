@@ -14,7 +14,9 @@ export function classifyPushError(err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
   if (err instanceof webpush.WebPushError) {
     const status = err.statusCode;
-    const detail = `${status}${err.body ? `: ${err.body.slice(0, 200)}` : ''}`;
+    // Cut generously: the runtime masks the endpoint in it first, then cuts to 500 characters, and
+    // an endpoint cut in half here would no longer be recognised.
+    const detail = `${status}${err.body ? `: ${err.body.slice(0, 4000)}` : ''}`;
     if (status === 404 || status === 410) {
       return new DeliveryError('gone', `push subscription is gone (${detail})`, undefined, { cause: err });
     }
