@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { CHANNELS, type Channel } from '@herald/shared';
+import { CHANNELS, decodeEntry, type Channel } from '@herald/shared';
 import type { ServiceProcess } from '../helpers/service-process.js';
 import { useStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -37,6 +37,13 @@ const WORKER_ENV = {
 };
 
 const ctx = useStack();
+
+/** The notification id of a stream entry the publisher appended. */
+function entryId(fields: string[]): string {
+  const decoded = decodeEntry(fields);
+  if (!decoded.ok) throw new Error(`the publisher appended an entry that does not decode: ${decoded.error.message}`);
+  return decoded.notification.id;
+}
 
 it('delivers every notification on every channel while replicas are killed every 2 s', async () => {
   const { stack } = ctx;
@@ -124,7 +131,7 @@ it('delivers every notification on every channel while replicas are killed every
   // each arrival beyond the first needs a kill that caught that notification in flight on that
   // channel: at most one extra arrival per delivery in flight at a kill. (An entry taken back from
   // a killed replica is in flight again at its successor, which a later round may kill too.)
-  const notificationIds = new Map((await stack.pub.admin.xrange(stack.pub.keys.stream, '-', '+')).map(([streamId, fields]) => [streamId, fields[fields.indexOf('id') + 1]!]));
+  const notificationIds = new Map((await stack.pub.admin.xrange(stack.pub.keys.stream, '-', '+')).map(([streamId, fields]) => [streamId, entryId(fields)]));
   const beyondBound: string[] = [];
   for (const channel of CHANNELS) {
     // Kills went on for as long as delivery did, a round every 2 s or as fast as replicas start.

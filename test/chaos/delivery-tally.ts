@@ -56,7 +56,6 @@ export class DeliveryTally {
     const delivered = { email: 0, sms: 0, push: 0 } as Record<Channel, number>;
     const lostIds: Record<Channel, string[]> = { email: [], sms: [], push: [] };
     const duplicatesByChannel = { email: 0, sms: 0, push: 0 } as Record<Channel, number>;
-    let mostArrivals = 0;
     for (const channel of CHANNELS) {
       const counts = this.counts(channel);
       for (const id of expected[channel] ?? []) {
@@ -65,7 +64,6 @@ export class DeliveryTally {
       }
       for (const n of counts.values()) {
         duplicatesByChannel[channel] += n - 1;
-        mostArrivals = Math.max(mostArrivals, n);
       }
     }
     const sum = (r: Record<Channel, number>) => CHANNELS.reduce((total, c) => total + r[c], 0);
@@ -75,8 +73,6 @@ export class DeliveryTally {
       lostIds,
       duplicated: sum(duplicatesByChannel),
       duplicatesByChannel,
-      /** Most arrivals of one notification on one channel. */
-      mostArrivals,
     };
   }
 

@@ -20,6 +20,22 @@ export interface RawExchangeOptions {
 }
 
 /**
+ * A plain HTTP/1.1 request as text, `Connection: close`, with a JSON body when `body` is given:
+ * for a hostile method or target, sent with rawExchange as written.
+ */
+export function plainRequest(method: string, target: string, { authorization, body = '' }: { authorization?: string | undefined; body?: string } = {}): string {
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    ...(authorization ? [`Authorization: ${authorization}`] : []),
+    ...(body ? ['Content-Type: application/json'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
  * Send `request` byte for byte over a fresh connection and collect every response until the
  * server closes it: for requests no well-behaved HTTP client would send (bad framing, control
  * characters, duplicated headers). Send `Connection: close`, or the server keeps the connection

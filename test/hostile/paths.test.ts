@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
-import { rawExchange } from '../helpers/raw-http.js';
+import { plainRequest, rawExchange } from '../helpers/raw-http.js';
 import { anyText, fillPath, oddUnicode, paramValue, percentEncode } from './arbitraries.js';
 
 /**
@@ -62,15 +62,7 @@ describe('any method and path', () => {
     await fc.assert(
       fc.asyncProperty(method, target, authorization, fc.boolean(), async (verb, path, auth, withBody) => {
         const body = withBody ? '{"userId":"u1","type":"otp","body":"hi","from":"$"}' : '';
-        const lines = [
-          `${verb} ${path} HTTP/1.1`,
-          'Host: 127.0.0.1',
-          ...(auth ? [`Authorization: ${auth}`] : []),
-          ...(withBody ? ['Content-Type: application/json'] : []),
-          `Content-Length: ${Buffer.byteLength(body)}`,
-          'Connection: close',
-        ];
-        const request = Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1');
+        const request = Buffer.from(plainRequest(verb, path, { authorization: auth, body }), 'latin1');
         const responses = await rawExchange(port, request, { head: verb === 'HEAD', timeoutMs: 3000 });
         const what = `${verb} ${path.slice(0, 300)}`;
         expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
@@ -92,15 +84,7 @@ describe('every route, with any parameters and query', () => {
         const [verb, pattern] = route.split(' ') as [string, string];
         const path = `${fillPath({ url: pattern }, params)}${q}`;
         const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(verb) ? '{}' : '';
-        const lines = [
-          `${verb} ${path} HTTP/1.1`,
-          'Host: 127.0.0.1',
-          ...(auth ? [`Authorization: ${auth}`] : []),
-          ...(body ? ['Content-Type: application/json'] : []),
-          `Content-Length: ${body.length}`,
-          'Connection: close',
-        ];
-        const responses = await rawExchange(port, `${lines.join('\r\n')}\r\n\r\n${body}`, { head: verb === 'HEAD', timeoutMs: 3000 });
+        const responses = await rawExchange(port, plainRequest(verb, path, { authorization: auth, body }), { head: verb === 'HEAD', timeoutMs: 3000 });
         const what = `${verb} ${path.slice(0, 300)}`;
         expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
         for (const response of responses) checkAnswer(what, response.status, response.body, { head: verb === 'HEAD' });

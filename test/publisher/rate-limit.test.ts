@@ -26,6 +26,11 @@ async function spend(pub: TestPublisher, key: string | undefined, count: number,
   }
 }
 
+/** Publish without a key from the socket address `proxy`, forwarding for `client`. */
+function publishVia(pub: TestPublisher, client: string, proxy = '127.0.0.1') {
+  return pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: proxy });
+}
+
 function expectRateLimited(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, maxRetryAfterS: number) {
   expect(res.statusCode).toBe(429);
   expect(res.json().error.code).toBe('HERALD_ERR_RATE_LIMITED');
@@ -150,25 +155,21 @@ describe('HERALD_RATE_LIMIT', () => {
 
   it('ignores X-Forwarded-For by default: a client cannot take another address to escape its budget', async () => {
     const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '' });
-    const forwarded = (client: string) =>
-      pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: '127.0.0.1' });
-    for (let i = 0; i < 3; i++) expect((await forwarded(`203.0.113.${i}`)).statusCode).toBe(202);
-    expectRateLimited(await forwarded('203.0.113.99'), 20);
+    for (let i = 0; i < 3; i++) expect((await publishVia(pub, `203.0.113.${i}`)).statusCode).toBe(202);
+    expectRateLimited(await publishVia(pub, '203.0.113.99'), 20);
   });
 
   it('counts each client behind a proxy named in HERALD_TRUSTED_PROXIES, by X-Forwarded-For', async () => {
     const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '', HERALD_TRUSTED_PROXIES: '127.0.0.0/8, ::1' });
-    const via = (client: string, proxy = '127.0.0.1') =>
-      pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: proxy });
-    for (let i = 0; i < 3; i++) expect((await via('203.0.113.1')).statusCode).toBe(202);
-    expectRateLimited(await via('203.0.113.1'), 20);
+    for (let i = 0; i < 3; i++) expect((await publishVia(pub, '203.0.113.1')).statusCode).toBe(202);
+    expectRateLimited(await publishVia(pub, '203.0.113.1'), 20);
     // Another client through the same proxy has its own budget.
-    expect((await via('203.0.113.2')).statusCode).toBe(202);
+    expect((await publishVia(pub, '203.0.113.2')).statusCode).toBe(202);
     // The client is the last address the trusted proxy added: what the client wrote before it counts for nothing.
-    expectRateLimited(await via('198.51.100.7, 203.0.113.1'), 20);
+    expectRateLimited(await publishVia(pub, '198.51.100.7, 203.0.113.1'), 20);
     // A socket that is not a trusted proxy is counted by its own address, whatever it forwards.
-    for (let i = 0; i < 3; i++) expect((await via(`198.51.100.${i}`, '192.0.2.50')).statusCode).toBe(202);
-    expectRateLimited(await via('198.51.100.200', '192.0.2.50'), 20);
+    for (let i = 0; i < 3; i++) expect((await publishVia(pub, `198.51.100.${i}`, '192.0.2.50')).statusCode).toBe(202);
+    expectRateLimited(await publishVia(pub, '198.51.100.200', '192.0.2.50'), 20);
   });
 
   it('is off with 0: no budget is kept', async () => {
