@@ -225,7 +225,18 @@ describe('group status', () => {
     await stack.smtp.waitForMessages(3);
     expect(status.consumers.find((c) => c.name === 'ghost-1')).toMatchObject({ pending: 1 });
 
-    const [fromWorker, fromPublisher] = [await workerMetrics(worker), await publisherMetrics()];
+    // Each reads the groups at most once a second (GROUP_READING_FRESH_MS), so a scrape may
+    // still show the reading from before the worker caught up: wait for a fresh one.
+    const caughtUp = (read: () => Promise<string>, what: string) =>
+      waitFor(
+        async () => {
+          const text = await read();
+          return gauge(text, 'herald_group_lag') === 0 && gauge(text, 'herald_dead_letters') === 1 ? text : undefined;
+        },
+        { what },
+      );
+    const fromWorker = await caughtUp(() => workerMetrics(worker), "the worker's gauges to catch up");
+    const fromPublisher = await caughtUp(publisherMetrics, "the publisher's gauges to catch up");
     for (const text of [fromWorker, fromPublisher]) {
       expect(text).toContain(`herald_group_lag{channel="email",group="${GROUP}"} 0\n`);
       expect(text).toContain(`herald_group_pending{channel="email",group="${GROUP}"} 1\n`);
