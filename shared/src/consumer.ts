@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { abortable } from './abortable.js';
 import { DeliveryError, type ChannelDriver, type SendResult, type Target, type UserRecord } from './channel-driver.js';
+import { createGroupAtStart } from './consumer-group.js';
 import { filterEntry } from './entry-filter.js';
 import { parsePasses, passOf, type Passes } from './passes.js';
 import { GROUPS, type Channel, type Notification } from './glossary.js';
@@ -10,7 +11,7 @@ import type { Logger } from './logger.js';
 import { claimField, encodeChannelStatus, statusField, type ChannelStatus } from './notification-record.js';
 import type { StoredPushSubscription } from './push-subscription.js';
 import { redactContactData } from './redact.js';
-import { readStreamInfo, toRecord } from './redis-replies.js';
+import { toRecord } from './redis-replies.js';
 import { reconnectDelay } from './redis.js';
 import { retryDelayMs } from './retry-policy.js';
 import { SendDeadlines } from './send-deadlines.js';
@@ -206,17 +207,8 @@ export class Consumer {
   }
 
   private async ensureGroup(): Promise<void> {
-    const { redis, keys } = this.options;
-    try {
-      // From 0, and with what was trimmed before counted as read, so the group's lag is exact
-      // and the trimmer does not take what retention removed earlier for an eviction.
-      const info = await readStreamInfo(redis, keys.stream);
-      const removedBefore = info ? Math.max(0, Number(info['entries-added'] ?? 0) - Number(info.length ?? 0)) : 0;
-      await redis.xgroup('CREATE', keys.stream, this.group, '0', 'MKSTREAM', 'ENTRIESREAD', removedBefore);
-      this.options.logger.info({ group: this.group }, 'created consumer group from 0');
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
-    }
+    const { redis, keys, logger } = this.options;
+    if (await createGroupAtStart(redis, keys.stream, this.group)) logger.info({ group: this.group }, 'created consumer group from 0');
   }
 
   private get freeSlots(): number {

@@ -17,6 +17,7 @@ export * from './channel-driver.js';
 export * from './worker-config.js';
 export * from './run-worker.js';
 export * from './consumer.js';
+export * from './consumer-group.js';
 export * from './entry-filter.js';
 export * from './retry-policy.js';
 export * from './redact.js';

@@ -57,16 +57,21 @@ const method = fc.oneof(
 
 const authorization = fc.constantFrom('Bearer ak', 'Bearer ak', 'Bearer pk', undefined);
 
+/** Send `request` as written; it must be answered, each answer 2xx or a 4xx in the error shape. */
+async function expectAnswered(verb: string, path: string, request: string | Buffer): Promise<void> {
+  const responses = await rawExchange(port, request, { head: verb === 'HEAD', timeoutMs: 3000 });
+  const what = `${verb} ${path.slice(0, 300)}`;
+  expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
+  for (const response of responses) checkAnswer(what, response.status, response.body, { head: verb === 'HEAD' });
+}
+
 describe('any method and path', () => {
   it('answers 2xx or a 4xx in the error shape, never 5xx; the stream stays valid', async () => {
     await fc.assert(
       fc.asyncProperty(method, target, authorization, fc.boolean(), async (verb, path, auth, withBody) => {
         const body = withBody ? '{"userId":"u1","type":"otp","body":"hi","from":"$"}' : '';
         const request = Buffer.from(plainRequest(verb, path, { authorization: auth, body }), 'latin1');
-        const responses = await rawExchange(port, request, { head: verb === 'HEAD', timeoutMs: 3000 });
-        const what = `${verb} ${path.slice(0, 300)}`;
-        expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
-        for (const response of responses) checkAnswer(what, response.status, response.body, { head: verb === 'HEAD' });
+        await expectAnswered(verb, path, request);
       }),
       { numRuns: 300 },
     );
@@ -84,10 +89,7 @@ describe('every route, with any parameters and query', () => {
         const [verb, pattern] = route.split(' ') as [string, string];
         const path = `${fillPath({ url: pattern }, params)}${q}`;
         const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(verb) ? '{}' : '';
-        const responses = await rawExchange(port, plainRequest(verb, path, { authorization: auth, body }), { head: verb === 'HEAD', timeoutMs: 3000 });
-        const what = `${verb} ${path.slice(0, 300)}`;
-        expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
-        for (const response of responses) checkAnswer(what, response.status, response.body, { head: verb === 'HEAD' });
+        await expectAnswered(verb, path, plainRequest(verb, path, { authorization: auth, body }));
       }),
       { numRuns: 300 },
     );

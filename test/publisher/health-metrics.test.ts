@@ -68,4 +68,3 @@ describe('health and metrics', () => {
     expect(await commandsRun()).toBeLessThanOrEqual(oneReading * (2 + Math.ceil(seconds)));
   });
 });
-

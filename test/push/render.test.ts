@@ -1,6 +1,6 @@
 import webpush from 'web-push';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DeliveryError, parseEnv, type Notification } from '@herald/shared';
+import { ConfigError, DeliveryError, parseEnv, redactContactData, type Notification } from '@herald/shared';
 import { classifyPushError } from '../../services/push/src/classify-push-error.js';
 import { pushEnv } from '../../services/push/src/config.js';
 import { createPushDriver } from '../../services/push/src/push-driver.js';
@@ -139,6 +139,17 @@ describe('classifyPushError', () => {
 
   it('counts other 4xx as permanent', () => {
     for (const status of [400, 401, 403, 413]) expect(classifyPushError(answer(status)).kind).toBe('permanent');
+  });
+
+  it('keeps enough of the answer that an endpoint it quotes is masked whole', () => {
+    // The runtime masks the recipient in the message, then cuts it: a cut here first would leave
+    // a piece of the endpoint (its path is the subscription's secret) that no longer matches it.
+    const endpoint = `https://push.example.net/send/${'secret-part-'.repeat(30)}end`;
+    const body = JSON.stringify({ error: { reason: 'subscription expired or was unsubscribed', endpoint } });
+    const err = new webpush.WebPushError('Received unexpected response code', 410, {}, body, endpoint);
+    const stored = redactContactData(classifyPushError(err).message, [endpoint]);
+    expect(stored).toContain('[recipient]');
+    expect(stored).not.toContain('secret-part');
   });
 
   it('counts network errors as transient and passes a DeliveryError through', () => {

@@ -6,6 +6,8 @@ import {
   HeraldError,
   compareStreamIds,
   countAfter,
+  createGroupAtStart,
+  minStreamId,
   parseOrThrow,
   previousStreamId,
   readGroupStatus,
@@ -64,27 +66,16 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
     // The pass first: a worker reading the walked entries must already see it.
     const pass = resend ? Number(await redisCall(redis.eval(START_PASS, 1, keys.passes(channel), fromId))) : undefined;
     // Never move a group forward: entries it has not read yet (workers down, say) would be skipped.
-    // A group no worker has made yet stands at 0, where a worker would make it.
+    // A group no worker has made yet is made first, at 0 as a worker would make it.
     const current = (await redisCall(streamGroups(redis, keys.stream))).find((g) => g.name === group);
+    if (!current) await redisCall(createGroupAtStart(redis, keys.stream, group));
     const wanted = fromId === '0-0' ? '0-0' : previousStreamId(fromId);
-    const lastDelivered = current ? String(current['last-delivered-id']) : '0-0';
-    const setTo = compareStreamIds(lastDelivered, wanted) < 0 ? lastDelivered : wanted;
+    const setTo = minStreamId(current ? String(current['last-delivered-id']) : '0-0', wanted);
     const entries = await redisCall(countAfter(redis, keys.stream, setTo));
     // ENTRIESREAD keeps the group's lag exact after the move (Redis 7 reports none otherwise).
     const info = (await redisCall(readStreamInfo(redis, keys.stream))) ?? {};
     const entriesRead = Math.max(0, Number(info['entries-added'] ?? 0) - entries);
-    const setId = () => redisCall(redis.xgroup('SETID', keys.stream, group, setTo, 'ENTRIESREAD', entriesRead));
-    if (current) await setId();
-    else {
-      try {
-        // No worker of the channel has run yet (nor, maybe, anything been published).
-        await redisCall(redis.xgroup('CREATE', keys.stream, group, setTo, 'MKSTREAM', 'ENTRIESREAD', entriesRead));
-      } catch (err) {
-        // A worker made it meanwhile: move it instead (to 0, where the worker made it, it is).
-        if (!String((err as { cause?: Error }).cause?.message).startsWith('BUSYGROUP')) throw err;
-        await setId();
-      }
-    }
+    await redisCall(redis.xgroup('SETID', keys.stream, group, setTo, 'ENTRIESREAD', entriesRead));
     request.log.info({ channel, from: fromId, resend: !!resend, pass, entries }, 'replay');
     return { group, from: fromId, entries, ...(pass !== undefined ? { pass } : {}) };
   });
