@@ -32,6 +32,13 @@ declare module 'fastify' {
     /** Outside the rate limit, HERALD_RATE_LIMIT (health and metrics: probes must always get through). */
     unlimited?: boolean;
   }
+  interface FastifyRequest {
+    /**
+     * Who is asking, as the rate limit counts them: `key:<key id>`, `session:<id>`, or
+     * `ip:<address>` (public routes, a publisher without keys). Set by the onRequest hook.
+     */
+    caller: string;
+  }
 }
 
 /** What the routes share. */
@@ -107,6 +114,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
 
   // Every route needs a key unless it says it is public: deciding on the matched route, not on
   // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
+  app.decorateRequest('caller', '');
   app.addHook('onRequest', async (request, reply) => {
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       throw new HeraldError('HERALD_ERR_VALIDATION', 'An HTTP/1.1 request needs a Host header');
@@ -134,8 +142,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
         throw refusal;
       }
     }
+    request.caller = caller ?? `ip:${request.ip}`;
     if (config.unlimited) return;
-    await spendBudget(caller ?? `ip:${request.ip}`, reply);
+    await spendBudget(request.caller, reply);
   });
 
   /** Count one request against `caller`'s HERALD_RATE_LIMIT; past it, answer 429 with Retry-After. */
