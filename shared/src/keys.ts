@@ -27,6 +27,10 @@ export interface Keys {
   group(channel: Channel): string;
   /** A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires. */
   requestBudget(caller: string): string;
+  /** A dashboard session (string: the admin keys' fingerprint), by the SHA-256 of its id; expires. */
+  dashboardSession(idDigest: string): string;
+  /** Notification records a caller holds (sorted set: id → when its record expires, ms), for HERALD_MAX_RECORDS_PER_KEY. */
+  heldRecords(caller: string): string;
 }
 
 
@@ -44,5 +48,7 @@ export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: str
     deadLetterCounts: `${prefix}{${stream}:dlq}:counts`,
     group: (channel: Channel) => GROUPS[channel],
     requestBudget: (caller: string) => `${prefix}rate:req:${caller}`,
+    dashboardSession: (idDigest: string) => `${prefix}session:${idDigest}`,
+    heldRecords: (caller: string) => `${prefix}held:${caller}`,
   });
 }

@@ -15,7 +15,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await redisServer.destroy();
 });
-const KEYS = { HERALD_API_KEYS: 'pk1,pk2', HERALD_ADMIN_KEYS: 'ak1' };
+const TOKEN_SECRET = 'a-user-token-secret-of-32-chars-at-least';
+const KEYS = { HERALD_API_KEYS: 'pk1,pk2', HERALD_ADMIN_KEYS: 'ak1', HERALD_USER_TOKEN_SECRETS: TOKEN_SECRET };
 
 function p256dhKey(): string {
   const ecdh = createECDH('prime256v1');
@@ -42,7 +43,7 @@ interface Route {
  * routes from the app itself (Fastify's onRoute), and the first test fails on a route missing
  * here: a new route cannot be left out of the auth tests.
  */
-const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: string; body?: unknown }> = {
+const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: string; body?: unknown; userToken?: true }> = {
   'GET /healthz': { role: 'public' },
   'GET /readyz': { role: 'public' },
   'GET /metrics': { role: 'public' },
@@ -53,9 +54,10 @@ const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: 
   'PUT /v1/users/:userId': { role: 'publish', body: { email: 'u@example.com' } },
   'GET /v1/users/:userId': { role: 'publish' },
   'DELETE /v1/users/:userId': { role: 'admin' },
-  'POST /v1/users/:userId/push-subscriptions': { role: 'publish', body: browserSubscription() },
-  'DELETE /v1/users/:userId/push-subscriptions': { role: 'publish', url: `/v1/users/u/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}` },
-  'GET /v1/push/vapid-public-key': { role: 'publish' },
+  'POST /v1/users/:userId/tokens': { role: 'publish' },
+  'POST /v1/users/:userId/push-subscriptions': { role: 'publish', body: browserSubscription(), userToken: true },
+  'DELETE /v1/users/:userId/push-subscriptions': { role: 'publish', url: `/v1/users/u/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}`, userToken: true },
+  'GET /v1/push/vapid-public-key': { role: 'publish', userToken: true },
   'GET /v1/groups': { role: 'admin' },
   'POST /v1/groups/:channel/replay': { role: 'admin', body: { from: '0' } },
   'GET /v1/dead-letters': { role: 'admin' },
@@ -78,13 +80,20 @@ const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: 
 const PARAMS: Record<string, string> = { userId: 'u', id: 'x', channel: 'email', dlqId: '1-0' };
 
 /** Every route the app registers (HEAD ones included, using their GET's entry), as a request. */
-function appRoutes(): (Route & { role: 'public' | 'publish' | 'admin'; label: string })[] {
+function appRoutes(): (Route & { role: 'public' | 'publish' | 'admin'; userToken: boolean; label: string })[] {
   return pub.routes.map((route) => {
     const method = String(route.method) as Method;
     const entry = ROUTE_TABLE[`${method === 'HEAD' ? 'GET' : method} ${route.url}`];
     if (!entry) throw new Error(`${method} ${route.url} is not in ROUTE_TABLE: say which key it needs and give a request it accepts`);
     const url = entry.url ?? route.url.replace(/:([A-Za-z]+)/g, (_m, name: string) => PARAMS[name]!);
-    return { method, url, role: entry.role, label: `${method} ${route.url}`, ...(entry.body !== undefined && method !== 'HEAD' ? { body: entry.body } : {}) };
+    return {
+      method,
+      url,
+      role: entry.role,
+      userToken: entry.userToken === true,
+      label: `${method} ${route.url}`,
+      ...(entry.body !== undefined && method !== 'HEAD' ? { body: entry.body } : {}),
+    };
   });
 }
 
@@ -102,9 +111,11 @@ function call(route: Route, authorization?: string) {
 
 /** Every key this publisher wrote (its stream and everything under its prefix but request budgets). */
 async function writtenKeys(): Promise<string[]> {
-  // Less the rate limit's budgets: public routes count per client address.
+  // Less the rate limit's budgets (public routes count per client address) and the dashboard
+  // sessions that the public sign-in route makes from its admin key.
   const budget = pub.keys.requestBudget('');
-  const keys = (await pub.admin.keys(`${pub.config.HERALD_KEY_PREFIX}*`)).filter((k) => !k.startsWith(budget));
+  const session = pub.keys.dashboardSession('');
+  const keys = (await pub.admin.keys(`${pub.config.HERALD_KEY_PREFIX}*`)).filter((k) => !k.startsWith(budget) && !k.startsWith(session));
   if (await pub.admin.exists(pub.keys.stream)) keys.push(pub.keys.stream);
   return keys;
 }
@@ -220,6 +231,30 @@ describe('with HERALD_API_KEYS=pk1,pk2 and HERALD_ADMIN_KEYS=ak1', () => {
         expect(res.statusCode, route.label).toBeLessThan(500);
       }
     }
+  });
+
+  it("a user token is let into exactly its own user's browser routes, and gets 403 on every other", async () => {
+    const made = await call({ method: 'POST', url: '/v1/users/u/tokens' }, 'Bearer pk1');
+    expect(made.statusCode).toBe(201);
+    const { token, userId, expiresAt } = made.json();
+    expect(userId).toBe('u');
+    expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(900_000);
+    for (const route of appRoutes()) {
+      if (route.role === 'public') continue;
+      const res = await call(route, `Bearer ${token}`);
+      if (route.userToken) {
+        expect([401, 403], route.label).not.toContain(res.statusCode);
+        expect(res.statusCode, route.label).toBeLessThan(500);
+      } else {
+        expect(res.statusCode, route.label).toBe(403);
+        if (route.method !== 'HEAD') expect(res.json().error.code, route.label).toBe('HERALD_ERR_FORBIDDEN');
+      }
+    }
+    // Another user's browser routes, whatever the route would accept.
+    const other = await call({ method: 'POST', url: '/v1/users/v/push-subscriptions', body: browserSubscription() }, `Bearer ${token}`);
+    expect(other.statusCode).toBe(403);
+    expect(other.json().error.message).toContain('outside this user token');
+    expect(await pub.admin.exists(pub.keys.pushSubscriptions('v'))).toBe(0);
   });
 
   it('an admin key is let into every route', async () => {

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RouteOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
@@ -7,9 +7,13 @@ import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
 import { useExplainedJsonParser } from './json-body.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { RecordQuota } from './record-quota.js';
 import { RequestLimiter } from './request-limiter.js';
-import { SESSION_COOKIE, readCookie } from './dashboard/session.js';
-import { DashboardSessions, dashboardRoutes } from './routes/dashboard.js';
+import { useAccessControl, type SpendBudget } from './access-control.js';
+import { Authenticator } from './authenticate.js';
+import { DashboardSessions } from './dashboard/session.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { UserTokens } from './user-tokens.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { pushDemoRoutes } from './routes/push-demo.js';
 import { groupRoutes } from './routes/groups.js';
@@ -18,6 +22,7 @@ import { liveStreamRoutes } from './routes/live-stream.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { pushRoutes } from './routes/push-subscriptions.js';
 import { userRoutes } from './routes/users.js';
+import { userTokenRoutes } from './routes/user-tokens.js';
 
 /** Request body limits, in bytes. */
 export const BODY_LIMIT = 64 * 1024;
@@ -27,17 +32,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a route needs; default `publish`. */
     role?: Role;
+    /** A user token may use it too, for its own user (the browser's routes). */
+    userToken?: boolean;
     /** Open without a key (health, metrics, static pages, the dashboard's sign-in). */
     public?: boolean;
     /** Outside the rate limit, HERALD_RATE_LIMIT (health and metrics: probes must always get through). */
     unlimited?: boolean;
-  }
-  interface FastifyRequest {
-    /**
-     * Who is asking, as the rate limit counts them: `key:<key id>`, `session:<id>`, or
-     * `ip:<address>` (public routes, a publisher without keys). Set by the onRequest hook.
-     */
-    caller: string;
   }
 }
 
@@ -48,6 +48,12 @@ export interface AppContext {
   keys: Keys;
   publisher: Publisher;
   metrics: PublisherMetrics;
+  /** Charge a request more of its caller's budget (a batch counts each notification). */
+  spendBudget: SpendBudget;
+  /** HERALD_MAX_RECORDS_PER_KEY. */
+  records: RecordQuota;
+  /** User tokens (HERALD_USER_TOKEN_SECRETS). */
+  tokens: UserTokens;
 }
 
 export interface BuildAppOptions {
@@ -84,21 +90,11 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   app.server.on('connect', refuseConnect);
   const keys = makeKeys(config);
-  const context: AppContext = {
-    config,
-    redis,
-    keys,
-    metrics: new PublisherMetrics(redis, keys),
-    publisher: new Publisher({
-      redis,
-      keys,
-      idempotencyTtlS: config.HERALD_IDEMPOTENCY_TTL_S,
-      recordTtlS: Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S),
-      streamMaxLen: config.HERALD_STREAM_MAXLEN,
-    }),
-  };
+  const recordTtlS = Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S);
   const keyRing = new KeyRing(config.HERALD_API_KEYS, config.HERALD_ADMIN_KEYS);
-  const sessions = new DashboardSessions(config.HERALD_ADMIN_KEYS);
+  const sessions = new DashboardSessions(redis, keys, config.HERALD_ADMIN_KEYS);
+  const tokens = new UserTokens(config.HERALD_USER_TOKEN_SECRETS, config.HERALD_USER_TOKEN_TTL_S);
+  const authenticator = new Authenticator(keyRing, tokens, sessions);
   const limiter = new RequestLimiter({
     redis,
     keyOf: keys.requestBudget,
@@ -112,52 +108,22 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   app.removeContentTypeParser('text/plain');
   useExplainedJsonParser(app);
 
-  // Every route needs a key unless it says it is public: deciding on the matched route, not on
-  // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.
-  app.decorateRequest('caller', '');
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
-      throw new HeraldError('HERALD_ERR_VALIDATION', 'An HTTP/1.1 request needs a Host header');
-    }
-    const config = request.routeOptions.config;
-    // HERALD_RATE_LIMIT counts per API key, never per the key's text (see KeyRing.authorize);
-    // public routes, a dashboard session and a publisher without keys count per client address.
-    let caller: string | undefined;
-    if (config.public) {
-      // No key needed.
-    } else if (!request.headers.authorization && !keyRing.open && sessions.valid(readCookie(request.headers.cookie, SESSION_COOKIE))) {
-      // The dashboard's session cookie stands for an admin key. Besides SameSite=Strict, a request
-      // that changes something must carry a header no other site's form or link can add.
-      if (request.method !== 'GET' && request.headers['x-herald-dashboard'] !== '1') {
-        throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
-      }
-    } else {
-      try {
-        const keyId = keyRing.authorize(request.headers.authorization, config.role ?? 'publish');
-        if (keyId) caller = `key:${keyId}`;
-      } catch (refusal) {
-        // A refused key is charged to the address it came from, so guessing keys is limited like
-        // any other traffic; a real key from the same address keeps its own budget.
-        if (!config.unlimited) await spendBudget(`ip:${request.ip}`, reply);
-        throw refusal;
-      }
-    }
-    request.caller = caller ?? `ip:${request.ip}`;
-    if (config.unlimited) return;
-    await spendBudget(request.caller, reply);
-  });
-
-  /** Count one request against `caller`'s HERALD_RATE_LIMIT; past it, answer 429 with Retry-After. */
-  async function spendBudget(caller: string, reply: FastifyReply): Promise<void> {
-    const decision = await limiter.spend(caller);
-    if (!decision.allowed) {
-      reply.header('retry-after', String(decision.retryAfterS));
-      throw new HeraldError(
-        'HERALD_ERR_RATE_LIMITED',
-        `Too many requests: more than ${context.config.HERALD_RATE_LIMIT} a minute (HERALD_RATE_LIMIT); retry after ${decision.retryAfterS} s`,
-      );
-    }
-  }
+  const context: AppContext = {
+    config,
+    redis,
+    keys,
+    metrics: new PublisherMetrics(redis, keys),
+    publisher: new Publisher({
+      redis,
+      keys,
+      idempotencyTtlS: config.HERALD_IDEMPOTENCY_TTL_S,
+      recordTtlS,
+      streamMaxLen: config.HERALD_STREAM_MAXLEN,
+    }),
+    spendBudget: useAccessControl(app, authenticator, limiter, config.HERALD_RATE_LIMIT),
+    records: new RecordQuota({ redis, keys, maxRecords: config.HERALD_MAX_RECORDS_PER_KEY, recordTtlS }),
+    tokens,
+  };
 
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.requestDuration
@@ -188,6 +154,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   deadLetterRoutes(app, context);
   liveStreamRoutes(app, context);
   dashboardRoutes(app, keyRing, sessions, config.HERALD_OUTBOX_URL);
+  userTokenRoutes(app, context);
   pushDemoRoutes(app);
   return app;
 }

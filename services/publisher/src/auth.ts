@@ -1,20 +1,50 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeraldError } from '@herald/shared';
+import { EVERY_USER, parseScopedKey, userScope, type UserScope } from './user-scope.js';
 
+/** What a route needs: `publish` (an API key of either kind) or `admin`. */
 export type Role = 'publish' | 'admin';
 
 /**
- * API keys: publish keys and admin keys; an admin key is accepted wherever a publish key is.
- * Keys are compared as SHA-256 digests with timingSafeEqual against every configured key, so
- * neither a key's content nor its length leaks through timing.
+ * Who a request speaks for, once authenticated: an admin (an admin key, a dashboard session, or
+ * anyone when no key is configured), a publish key within its scope, or a user token for one user.
+ */
+export interface Principal {
+  role: 'admin' | 'publish' | 'user';
+  /** Its name for per-caller limits: `key:<key id>`, `session:<id>`, `user:<id>` or `ip:<address>`. */
+  caller: string;
+  /** Whether it may act on this user (read, change, publish to). */
+  mayActOn: UserScope;
+  /** How refusals name it: "this key's scope acme-*", "this user token". */
+  describe: string;
+}
+
+/** A configured key, as the ring keeps it. */
+interface KeyEntry {
+  digest: Buffer;
+  role: Role;
+  id: string;
+  pattern: string | undefined;
+  scope: UserScope;
+}
+
+/**
+ * API keys: publish keys (each with an optional scope of users, `key:acme-*`) and admin keys; an
+ * admin key is accepted wherever a publish key is and reaches every user. Keys are compared as
+ * SHA-256 digests with timingSafeEqual against every configured key, so neither a key's content
+ * nor its length leaks through timing.
  */
 export class KeyRing {
-  private readonly keys: { digest: Buffer; role: Role; id: string }[];
+  private readonly keys: KeyEntry[];
 
   constructor(publishKeys: readonly string[], adminKeys: readonly string[]) {
     this.keys = [
-      ...publishKeys.map((key) => keyEntry(key, 'publish')),
-      ...adminKeys.map((key) => keyEntry(key, 'admin')),
+      ...publishKeys.map((entry) => {
+        const parsed = parseScopedKey(entry);
+        if ('problem' in parsed) throw new Error(`HERALD_API_KEYS: ${parsed.problem}`);
+        return keyEntry(parsed.key, 'publish', parsed.pattern);
+      }),
+      ...adminKeys.map((key) => keyEntry(key, 'admin', undefined)),
     ];
   }
 
@@ -23,25 +53,48 @@ export class KeyRing {
     return this.keys.length === 0;
   }
 
-  /**
-   * Check an Authorization header for a route that needs `needed`; throws 401 or 403. Returns
-   * the matched key's id (see keyEntry), or undefined when no key is configured.
-   */
-  authorize(header: string | undefined, needed: Role): string | undefined {
-    if (this.open) return undefined;
-    const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
-    if (!match) throw new HeraldError('HERALD_ERR_UNAUTHORIZED');
-    const presented = digest(match[1]!);
-    let matched: { role: Role; id: string } | undefined;
+  /** The key a bearer credential is, or undefined when it is none of them. */
+  find(presentedKey: string): Principal | undefined {
+    const presented = digest(presentedKey);
+    let matched: KeyEntry | undefined;
     for (const key of this.keys) {
       // No early exit: every key is compared, whichever matches.
       if (timingSafeEqual(key.digest, presented) && matched?.role !== 'admin') matched = key;
     }
-    if (!matched) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'The API key is not valid');
-    if (needed === 'admin' && matched.role !== 'admin') {
-      throw new HeraldError('HERALD_ERR_FORBIDDEN', 'This route needs an admin key (HERALD_ADMIN_KEYS)');
-    }
-    return matched.id;
+    if (!matched) return undefined;
+    const scoped = matched.role === 'publish' && matched.pattern !== undefined;
+    return {
+      role: matched.role,
+      caller: `key:${matched.id}`,
+      mayActOn: matched.role === 'admin' ? EVERY_USER : matched.scope,
+      describe: scoped ? `this key's scope (${matched.pattern})` : 'this key',
+    };
+  }
+}
+
+/** The bearer credential of an Authorization header, or undefined when it has none in that form. */
+export function bearerOf(header: string | undefined): string | undefined {
+  return /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
+}
+
+/**
+ * Whether `principal` may use a route that needs `needed`, names the user `userId` (its path's
+ * `:userId`, if any) and does (`userToken`) or does not let a user token in; throws 403 if not.
+ */
+export function authorizeRoute(principal: Principal, route: { role?: Role; userToken?: boolean }, userId: string | undefined): void {
+  if (principal.role === 'user' && !route.userToken) {
+    throw new HeraldError('HERALD_ERR_FORBIDDEN', 'A user token only registers and removes its own push subscriptions; this route needs an API key');
+  }
+  if ((route.role ?? 'publish') === 'admin' && principal.role !== 'admin') {
+    throw new HeraldError('HERALD_ERR_FORBIDDEN', 'This route needs an admin key (HERALD_ADMIN_KEYS)');
+  }
+  if (userId !== undefined) assertMayActOn(principal, userId);
+}
+
+/** 403 unless `principal` may act on `userId`. */
+export function assertMayActOn(principal: Principal, userId: string): void {
+  if (!principal.mayActOn(userId)) {
+    throw new HeraldError('HERALD_ERR_FORBIDDEN', `User ${userId} is outside ${principal.describe}`);
   }
 }
 
@@ -49,13 +102,13 @@ export class KeyRing {
  * A key's id names it where the key itself must not appear (the rate limit's Redis key): the
  * first 64 bits of its SHA-256, the same on every replica whatever the order of the lists.
  */
-function keyEntry(key: string, role: Role): { digest: Buffer; role: Role; id: string } {
+function keyEntry(key: string, role: Role, pattern: string | undefined): KeyEntry {
   const keyDigest = digest(key);
-  return { digest: keyDigest, role, id: keyDigest.subarray(0, 8).toString('hex') };
+  return { digest: keyDigest, role, id: keyDigest.subarray(0, 8).toString('hex'), pattern, scope: userScope(pattern) };
 }
 
-function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+export function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 /** True for a HOST that only this machine can reach. */

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { commonEnv, envInt, envList } from '@herald/shared';
+import { parseScopedKey } from './user-scope.js';
 
 /** The publisher's environment. Defaults are documented in the README's configuration table. */
 export const publisherEnv = {
@@ -9,10 +10,41 @@ export const publisherEnv = {
   PORT: envInt(3000, 0, 65535),
   /** Interface to listen on. Default 127.0.0.1; a non-loopback HOST needs API keys. */
   HOST: z.string().trim().default('127.0.0.1'),
-  /** Publish keys (comma list). */
-  HERALD_API_KEYS: envList(),
-  /** Admin keys (comma list), also accepted wherever a publish key is. */
-  HERALD_ADMIN_KEYS: envList(),
+  /**
+   * Publish keys (comma list), each `key` (every user) or `key:pattern`, scoped to the user ids the
+   * pattern matches, `*` standing for any run of characters (`acme-*`).
+   */
+  HERALD_API_KEYS: envList().superRefine((list, ctx) => {
+    for (const entry of list) {
+      const parsed = parseScopedKey(entry);
+      if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }
+  }),
+  /** Admin keys (comma list): every route, every user; also accepted wherever a publish key is. */
+  HERALD_ADMIN_KEYS: envList().superRefine((list, ctx) => {
+    if (list.some((key) => key.includes(':'))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an admin key takes no scope (it reaches every user): drop the ":pattern", or give the scope to a publish key in HERALD_API_KEYS',
+      });
+    }
+  }),
+  /**
+   * Secrets that sign user tokens (comma list, each at least 32 characters): the first signs, any
+   * verifies, so a new one goes first and an old one is dropped once its tokens have expired.
+   * Default none: no user tokens.
+   */
+  HERALD_USER_TOKEN_SECRETS: envList().refine((list) => list.every((secret) => secret.length >= 32), {
+    message: 'each secret needs at least 32 characters (openssl rand -base64 32 makes one)',
+  }),
+  /** How long a user token is good for, in seconds. Default 900. */
+  HERALD_USER_TOKEN_TTL_S: envInt(900, 60, 86400),
+  /**
+   * Most notification records one API key may hold at once (per client address without keys):
+   * a record lives as long as its status is kept (the longer of HERALD_IDEMPOTENCY_TTL_S and
+   * HERALD_RETENTION_S). Beyond it, 429. Default 0: no cap.
+   */
+  HERALD_MAX_RECORDS_PER_KEY: envInt(0, 0, 1_000_000_000),
   /** How long a notification id deduplicates, in seconds. Default 86400. */
   HERALD_IDEMPOTENCY_TTL_S: envInt(86400, 1),
   /** Approximate cap on the stream's length (XADD MAXLEN ~), the memory safety valve. Default 1000000. */
@@ -22,8 +54,10 @@ export const publisherEnv = {
   /** How long a Redis command may take before the request answers 503, in ms. Default 1000. */
   HERALD_REDIS_TIMEOUT_MS: envInt(1000, 50, 60_000),
   /**
-   * Requests per minute per API key, or per client address when no key is configured, shared by
-   * every replica through Redis; beyond it 429 with Retry-After. Default 6000; 0 turns it off.
+   * Budget per minute per API key (per client address when no key is configured, per user for
+   * user tokens), shared by every replica through Redis; beyond it 429 with Retry-After. A request
+   * counts 1; a batch counts each notification, plus 1 for each 64 KiB of body beyond the first.
+   * Default 6000; 0 turns it off.
    */
   HERALD_RATE_LIMIT: envInt(6000, 0, 10_000_000),
   /**

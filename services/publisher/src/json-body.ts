@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { HeraldError } from '@herald/shared';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body's size in bytes, as received (0 without one). */
+    bodyBytes: number;
+  }
+}
+
 /**
  * JSON bodies are parsed by Fastify's own parser (secure-json-parse, refusing `__proto__` and
  * `constructor.prototype` keys), but its one error says "not valid JSON" whatever was wrong.
@@ -9,10 +16,12 @@ import { HeraldError } from '@herald/shared';
  */
 export function useExplainedJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.decorateRequest('bodyBytes', 0);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     // parseAs: 'string' hands a string; the overload does not narrow it.
     const text = body as string;
+    request.bodyBytes = Buffer.byteLength(text);
     parseJson(request, text, (err, value) => {
       if ((err as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
         done(explainBadJson(text), undefined);

@@ -5,7 +5,10 @@
 -- spend a whole minute's budget at once, then one request every 60000 / ARGV[1] ms; a refused
 -- request spends nothing. The clock is Redis's (TIME), so replicas with drifting clocks agree;
 -- the key expires once the budget is full again, so an idle caller costs nothing.
--- KEYS: one caller's budget key per request. ARGV[1] requests per minute, above 0.
+-- A request may count more than one (a batch counts each notification): it then takes that many
+-- intervals at once.
+-- KEYS: one caller's budget key per request. ARGV[1] requests per minute, above 0; ARGV[1 + i]
+-- what request i counts (at most ARGV[1]).
 -- Returns per request 0 when it may go, else the ms until it would.
 local period = 60000
 local interval = period / tonumber(ARGV[1])
@@ -17,7 +20,7 @@ for i = 1, #KEYS do
   if tat < now then
     tat = now
   end
-  local next_tat = tat + interval
+  local next_tat = tat + interval * tonumber(ARGV[1 + i])
   local wait = next_tat - period - now
   if wait > 0 then
     waits[i] = math.ceil(wait)

@@ -7,8 +7,11 @@ const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-batch.lua', i
 /** Keys counted first: one budget key per request (see request-limit-batch.lua). */
 type RequestLimitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
 
-/** What a caller's budget answered: go, or wait this long before trying again. */
-export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number };
+/**
+ * What a caller's budget answered: go, or wait this long before trying again (no wait at all when
+ * the request counts more than a whole minute's budget: it can never go).
+ */
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number | undefined };
 
 export interface RequestLimiterOptions {
   redis: Redis;
@@ -42,7 +45,7 @@ export class RequestLimiter {
   private pausedUntil = 0;
   private lastWarning = 0;
   /** Requests waiting for the next script call. */
-  private waiting: { key: string; resolve: (decision: LimitDecision) => void }[] = [];
+  private waiting: { key: string; units: number; resolve: (decision: LimitDecision) => void }[] = [];
 
   constructor(private readonly options: RequestLimiterOptions) {
     if (options.perMinute > 0) {
@@ -51,12 +54,17 @@ export class RequestLimiter {
     }
   }
 
-  /** Spend one request of `caller`'s budget; `caller` must not be a secret (it names a Redis key). */
-  spend(caller: string): Promise<LimitDecision> {
-    const { redis, keyOf } = this.options;
-    if (!this.take || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
+  /**
+   * Spend `units` (a request, or a batch's notifications) of `caller`'s budget; `caller` must not
+   * be a secret (it names a Redis key).
+   */
+  spend(caller: string, units = 1): Promise<LimitDecision> {
+    const { redis, keyOf, perMinute } = this.options;
+    if (!this.take || units <= 0) return Promise.resolve({ allowed: true });
+    if (units > perMinute) return Promise.resolve({ allowed: false, retryAfterS: undefined });
+    if (Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
     return new Promise<LimitDecision>((resolve) => {
-      this.waiting.push({ key: keyOf(caller), resolve });
+      this.waiting.push({ key: keyOf(caller), units, resolve });
       if (this.waiting.length === 1) setImmediate(() => void this.spendWaiting());
     });
   }
@@ -67,7 +75,7 @@ export class RequestLimiter {
     this.waiting = [];
     let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = this.take!(waiting.length, ...waiting.map((w) => w.key), perMinute);
+      const answer = this.take!(waiting.length, ...waiting.map((w) => w.key), perMinute, ...waiting.map((w) => w.units));
       const deadline = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
       });

@@ -134,7 +134,8 @@ document.getElementById('signin-form').addEventListener('submit', async (event) 
   const key = document.getElementById('key').value;
   const res = await fetch('/dashboard/session', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
   if (!res.ok) {
-    document.getElementById('signin-error').textContent = 'That is not an admin key.';
+    const answer = await res.json().catch(() => ({}));
+    document.getElementById('signin-error').textContent = answer.error?.message ?? 'That is not an admin key.';
     return;
   }
   document.getElementById('key').value = '';

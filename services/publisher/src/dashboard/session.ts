@@ -1,37 +1,65 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '@herald/shared';
+import { redisCall } from '../redis-call.js';
 
 /**
- * Dashboard sessions: after signing in with an admin key, the browser holds an HttpOnly,
- * SameSite=Strict cookie `herald_session=<expiry>.<HMAC>`. The HMAC key is derived from the admin
- * keys, so every publisher replica accepts the same cookie, and changing the keys ends every
- * session. No key ever travels in a URL.
+ * Dashboard sessions, kept in Redis: signing in with an admin key makes a random id (256 bits)
+ * stored for SESSION_TTL_MS; the browser's HttpOnly, SameSite=Strict cookie carries only that id,
+ * so it can be neither forged nor used to test guesses of a key. Redis holds the id's SHA-256,
+ * not the id, with the fingerprint of the admin keys it was made under: signing out deletes it,
+ * and changing HERALD_ADMIN_KEYS ends every session. With no admin key there is no session.
  */
 export const SESSION_COOKIE = 'herald_session';
 export const SESSION_TTL_MS = 8 * 3600 * 1000;
 
+/** A session id as made by `create`: 32 random bytes, base64url. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
 export class DashboardSessions {
-  private readonly secret: Buffer;
+  private readonly fingerprint: string;
 
-  constructor(adminKeys: readonly string[]) {
-    this.secret = createHash('sha256').update(`herald-dashboard\n${[...adminKeys].sort().join('\n')}`).digest();
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly adminKeys: readonly string[],
+  ) {
+    const digests = adminKeys.map((key) => sha256(key)).sort();
+    this.fingerprint = sha256(`herald-admin-keys\n${digests.join('\n')}`);
   }
 
-  issue(now = Date.now()): string {
-    const expires = String(now + SESSION_TTL_MS);
-    return `${expires}.${this.sign(expires)}`;
+  /** Sign-in is possible only with admin keys configured. */
+  get enabled(): boolean {
+    return this.adminKeys.length > 0;
   }
 
-  valid(token: string | undefined, now = Date.now()): boolean {
-    const [expires, mac] = (token ?? '').split('.');
-    if (!expires || !mac || !/^\d+$/.test(expires) || Number(expires) < now) return false;
-    const expected = Buffer.from(this.sign(expires));
-    const given = Buffer.from(mac);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+  /** A new session; its id goes into the cookie. */
+  async create(): Promise<string> {
+    const id = randomBytes(32).toString('base64url');
+    await redisCall(this.redis.set(this.keys.dashboardSession(sha256(id)), this.fingerprint, 'PX', SESSION_TTL_MS));
+    return id;
   }
 
-  private sign(expires: string): string {
-    return createHmac('sha256', this.secret).update(expires).digest('base64url');
+  /**
+   * The session's name for the rate limit (`session:<first 64 bits of the id's SHA-256>`) when
+   * `id` is a live session made under the current admin keys; undefined otherwise.
+   */
+  async check(id: string | undefined): Promise<string | undefined> {
+    if (!this.enabled || id === undefined || !SESSION_ID.test(id)) return undefined;
+    const digest = sha256(id);
+    const stored = await redisCall(this.redis.get(this.keys.dashboardSession(digest)));
+    return stored === this.fingerprint ? `session:${digest.slice(0, 16)}` : undefined;
   }
+
+  /** Sign out: the id is no longer accepted anywhere. */
+  async end(id: string | undefined): Promise<void> {
+    if (id === undefined || !SESSION_ID.test(id)) return;
+    await redisCall(this.redis.del(this.keys.dashboardSession(sha256(id))));
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** The value of one cookie in a Cookie header. */

@@ -22,8 +22,10 @@ const registration = navigator.serviceWorker
 
 document.getElementById('subscribe').addEventListener('click', async () => {
   const userId = document.getElementById('user').value.trim();
-  const key = document.getElementById('key').value.trim();
-  const headers = { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  // A user token, made by the app's server for this user: it can register this user's
+  // subscriptions and nothing else. An API key never belongs in a browser.
+  const token = document.getElementById('token').value.trim();
+  const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
   try {
     const r = await registration;
     if (!r || !('PushManager' in window)) throw new Error('this browser cannot receive Web Push');

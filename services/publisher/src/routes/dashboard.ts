@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError } from '@herald/shared';
 import type { KeyRing } from '../auth.js';
-import { DashboardSessions, SESSION_COOKIE, SESSION_TTL_MS, readCookie } from '../dashboard/session.js';
+import { SESSION_COOKIE, SESSION_TTL_MS, readCookie, type DashboardSessions } from '../dashboard/session.js';
 
 const PAGE = readFileSync(new URL('../dashboard/index.html', import.meta.url), 'utf8');
 const SCRIPT = readFileSync(new URL('../dashboard/app.js', import.meta.url), 'utf8');
@@ -14,34 +14,37 @@ const SECURITY_HEADERS = {
 
 /**
  * `/dashboard`, for admins: a page that signs in with an admin key (the key is posted once and
- * traded for an HttpOnly, SameSite=Strict session cookie; never in a URL), then shows the
- * channels, recent notifications and dead letters, polling the API with that cookie. With no
- * keys configured it is open, like the API (which then serves on loopback only).
+ * traded for a server-side session whose random id travels in an HttpOnly, SameSite=Strict
+ * cookie; never a key in a URL), then shows the channels, recent notifications and dead letters,
+ * polling the API with that cookie. With no keys configured at all it is open, like the API
+ * (which then serves on loopback only); with keys but no admin key nobody can sign in.
  */
 export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions: DashboardSessions, outboxUrl?: string): void {
   const open = { config: { public: true } };
-  const signedIn = (cookie: string | undefined) => keyRing.open || sessions.valid(readCookie(cookie, SESSION_COOKIE));
+  const sessionOf = (request: FastifyRequest) => readCookie(request.headers.cookie, SESSION_COOKIE);
 
   app.get('/dashboard', open, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(PAGE));
   app.get('/dashboard/app.js', open, async (_request, reply) =>
     reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
   );
 
-  app.get('/dashboard/session', open, async (request) => ({ signedIn: signedIn(request.headers.cookie), open: keyRing.open }));
+  app.get('/dashboard/session', open, async (request) => ({
+    signedIn: keyRing.open || (await sessions.check(sessionOf(request))) !== undefined,
+    open: keyRing.open,
+    canSignIn: sessions.enabled,
+  }));
 
   app.post<{ Body: { key?: unknown } }>('/dashboard/session', open, async (request, reply) => {
     if (keyRing.open) return { signedIn: true };
-    const key = typeof request.body?.key === 'string' ? request.body.key : '';
-    try {
-      keyRing.authorize(`Bearer ${key}`, 'admin');
-    } catch (err) {
-      if (err instanceof HeraldError) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'That is not an admin key');
-      throw err;
+    if (!sessions.enabled) {
+      throw new HeraldError('HERALD_ERR_FORBIDDEN', 'No admin key is configured (HERALD_ADMIN_KEYS), so nobody can sign in to the dashboard');
     }
+    const key = typeof request.body?.key === 'string' ? request.body.key : '';
+    if (keyRing.find(key)?.role !== 'admin') throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'That is not an admin key');
     const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header(
       'set-cookie',
-      `${SESSION_COOKIE}=${sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+      `${SESSION_COOKIE}=${await sessions.create()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
     );
     return { signedIn: true };
   });
@@ -57,9 +60,9 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
     }
   });
 
-  app.delete('/dashboard/session', open, async (_request, reply) =>
-    reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).code(204).send(),
-  );
+  // Signing out ends the session in Redis, not only in this browser: a copied cookie dies with it.
+  app.delete('/dashboard/session', open, async (request, reply) => {
+    await sessions.end(sessionOf(request));
+    return reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).code(204).send();
+  });
 }
-
-export { DashboardSessions };

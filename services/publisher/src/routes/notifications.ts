@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   HeraldError,
   NOTIFICATION_ID_PATTERN,
@@ -10,7 +10,8 @@ import {
   type Issue,
   type Notification,
 } from '@herald/shared';
-import { BATCH_BODY_LIMIT, type AppContext } from '../app.js';
+import { BATCH_BODY_LIMIT, BODY_LIMIT, type AppContext } from '../app.js';
+import { assertMayActOn } from '../auth.js';
 import type { PublishOutcome } from '../publisher.js';
 import { redisCall } from '../redis-call.js';
 
@@ -25,7 +26,16 @@ function mismatch(outcome: PublishOutcome): HeraldError {
   );
 }
 
-export function notificationRoutes(app: FastifyInstance, { publisher, redis, keys, metrics }: AppContext): void {
+/** A batch's weight against HERALD_RATE_LIMIT besides the one unit every request pays: a unit per
+ * notification beyond the first, and one per 64 KiB of body beyond the first 64 KiB. */
+function extraUnits(items: number, bodyBytes: number): number {
+  return Math.max(0, items - 1) + Math.max(0, Math.ceil(bodyBytes / BODY_LIMIT) - 1);
+}
+
+export function notificationRoutes(app: FastifyInstance, { publisher, redis, keys, metrics, spendBudget, records }: AppContext): void {
+  const holdRecords = (request: FastifyRequest, reply: FastifyReply, ids: string[]) =>
+    records.take(request.caller, ids, (retryAfterS) => reply.header('retry-after', String(retryAfterS)));
+
   app.post('/v1/notifications', async (request, reply) => {
     try {
       const headerKey = request.headers['idempotency-key'];
@@ -34,7 +44,10 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
         throw new HeraldError('HERALD_ERR_VALIDATION', `Idempotency-Key: ${issue.message}`, [issue]);
       }
       const valid = parseOrThrow(publishRequestSchema, request.body, 'The notification');
-      const outcome = await publisher.publish(publisher.toNotification(valid, headerKey, Date.now()));
+      assertMayActOn(request.principal, valid.userId);
+      const notification = publisher.toNotification(valid, headerKey, Date.now());
+      await holdRecords(request, reply, [notification.id]);
+      const outcome = await publisher.publish(notification);
       if (outcome.status === 'mismatch') throw mismatch(outcome);
       metrics.published.inc({ outcome: outcome.status });
       return reply.code(outcome.status === 'accepted' ? 202 : 200).send({ id: outcome.id, streamId: outcome.streamId });
@@ -46,12 +59,16 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
 
   app.post('/v1/notifications/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (request, reply) => {
     const { notifications: items } = parseOrThrow(publishBatchRequestSchema, request.body, 'The batch');
+    await spendBudget(request, reply, extraUnits(items.length, request.bodyBytes));
     const results: BatchResult[] = new Array(items.length);
     const valid: { index: number; notification: Notification }[] = [];
     const now = Date.now();
     items.forEach((item, index) => {
       const parsed = publishRequestSchema.safeParse(item);
-      if (parsed.success) {
+      if (parsed.success && !request.principal.mayActOn(parsed.data.userId)) {
+        const error = new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: user ${parsed.data.userId} is outside ${request.principal.describe}`);
+        results[index] = error.toBody();
+      } else if (parsed.success) {
         valid.push({ index, notification: publisher.toNotification(parsed.data, undefined, now) });
       } else {
         const issues = toIssues(parsed.error, ['notifications', index]);
@@ -59,6 +76,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
         results[index] = error.toBody();
       }
     });
+    await holdRecords(request, reply, valid.map((v) => v.notification.id));
     let outcomes: PublishOutcome[];
     try {
       outcomes = valid.length ? await publisher.publishMany(valid.map((v) => v.notification)) : [];
@@ -103,7 +121,8 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     const { id } = request.params;
     if (!NOTIFICATION_ID_PATTERN.test(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     const view = toStatusView(id, await redisCall(redis.hgetall(keys.notification(id))));
-    if (!view) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
+    // Outside a key's scope a notification is as good as unknown: its existence is not confirmed.
+    if (!view || !request.principal.mayActOn(view.userId)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     return view;
   });
 }

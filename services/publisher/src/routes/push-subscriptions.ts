@@ -13,7 +13,9 @@ import { userIdParam } from './users.js';
 type UserParams = { Params: { userId: string } };
 
 export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
-  app.post<UserParams>('/v1/users/:userId/push-subscriptions', async (request, reply) => {
+  // The browser's routes: a user token for the user may use them, as well as a key whose scope covers it.
+  const browser = { config: { userToken: true } };
+  app.post<UserParams>('/v1/users/:userId/push-subscriptions', browser, async (request, reply) => {
     const userId = userIdParam(request.params.userId);
     const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
     if (!config.HERALD_ALLOW_PRIVATE_PUSH && isPrivateHost(new URL(subscription.endpoint).hostname)) {
@@ -30,6 +32,7 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppCon
 
   app.delete<UserParams & { Querystring: { endpoint?: string } }>(
     '/v1/users/:userId/push-subscriptions',
+    browser,
     async (request, reply) => {
       const userId = userIdParam(request.params.userId);
       const endpoint = request.query.endpoint;
@@ -43,7 +46,7 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppCon
     },
   );
 
-  app.get('/v1/push/vapid-public-key', async () => {
+  app.get('/v1/push/vapid-public-key', browser, async () => {
     if (!config.VAPID_PUBLIC_KEY) {
       throw new HeraldError('HERALD_ERR_NOT_FOUND', 'No VAPID public key is configured (VAPID_PUBLIC_KEY)');
     }

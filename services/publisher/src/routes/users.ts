@@ -11,6 +11,10 @@ import { redisCall } from '../redis-call.js';
 
 type UserParams = { Params: { userId: string } };
 
+/** The user hash's fields a PUT replaces, and their names in the request. */
+const FIELD_NAMES = { email: 'email', phone: 'phone', locale: 'locale', prefs: 'preferences' } as const;
+const STORED_FIELDS = Object.keys(FIELD_NAMES) as (keyof typeof FIELD_NAMES)[];
+
 /** The user id from the path, or 400 naming it. */
 export function userIdParam(value: string): string {
   return parseOrThrow(userIdSchema, value, 'The user id in the path');
@@ -50,10 +54,27 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
     if (user.phone) fields.phone = user.phone;
     if (user.locale) fields.locale = user.locale;
     if (user.preferences) fields.prefs = JSON.stringify(user.preferences);
+    if (request.principal.role !== 'admin') await refuseRemoval(userId, fields);
     // Replace contact data and preferences in one step; push subscriptions live elsewhere and stay.
     await redisCall(redis.multi().del(keys.user(userId)).hset(keys.user(userId), fields).exec());
     return readUser(userId);
   });
+
+  /**
+   * Deleting a user's data is an admin action on every route: a publish key may replace what is
+   * stored, but a PUT that leaves out a stored field (and so would erase it) is refused, naming it.
+   */
+  async function refuseRemoval(userId: string, fields: Record<string, string>): Promise<void> {
+    const stored = await redisCall(redis.hmget(keys.user(userId), ...STORED_FIELDS));
+    const removed = STORED_FIELDS.filter((field, i) => stored[i] != null && fields[field] === undefined);
+    if (removed.length === 0) return;
+    const names = removed.map((field) => FIELD_NAMES[field]).join(', ');
+    throw new HeraldError(
+      'HERALD_ERR_FORBIDDEN',
+      `User ${userId} has ${names} stored, which this request would remove; removing a user's data needs an admin key (send the field to keep or change it)`,
+      removed.map((field) => ({ path: FIELD_NAMES[field], message: 'stored, and left out: removing it needs an admin key' })),
+    );
+  }
 
   app.get<UserParams>('/v1/users/:userId', async (request) => readUser(userIdParam(request.params.userId)));
 
