@@ -74,7 +74,8 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
 
     // Records expire with the longer of the idempotency and retention windows: both short, or
     // memory grows with every notification ever published however the stream is trimmed.
-    const env = { REDIS_URL: redis.url, LOG_LEVEL: 'info', HERALD_RETENTION_S: String(RETENTION_S), HERALD_IDEMPOTENCY_TTL_S: String(RETENTION_S) };
+    // No rate limit: one client sends 3000 notifications a second, far beyond the default budget.
+    const env = { REDIS_URL: redis.url, LOG_LEVEL: 'info', HERALD_RETENTION_S: String(RETENTION_S), HERALD_IDEMPOTENCY_TTL_S: String(RETENTION_S), HERALD_RATE_LIMIT: '0' };
     const port = await freePort();
     const publisher = spawnService('services/publisher/src/main.ts', { ...env, PORT: String(port) });
     processes.push(publisher);

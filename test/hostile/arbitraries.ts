@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { RouteOptions } from 'fastify';
+import { UserTokens } from '../../services/publisher/src/user-tokens.js';
 
 /**
  * Generators of hostile input for the publisher's property tests: text a person would never
@@ -220,3 +221,30 @@ export function fillPath(route: Pick<RouteOptions, 'url'>, values: string[]): st
   let i = 0;
   return route.url.replace(/:[A-Za-z]+/g, () => percentEncode(values[i++ % values.length] ?? 'x'));
 }
+
+/**
+ * The publisher the hostile properties run against: an admin key, a publish key, a publish key
+ * scoped to users `u*` (so u1 is inside it) and user tokens.
+ */
+const HOSTILE_TOKEN_SECRET = 'hostile-properties-token-secret-32+';
+export const HOSTILE_ENV = {
+  HERALD_API_KEYS: 'pk,sk:u*',
+  HERALD_ADMIN_KEYS: 'ak',
+  HERALD_USER_TOKEN_SECRETS: HOSTILE_TOKEN_SECRET,
+};
+
+/** A valid user token for u1 under HOSTILE_ENV, made as the publisher makes them. */
+export const U1_TOKEN = new UserTokens([HOSTILE_TOKEN_SECRET], 900).issue('u1').token;
+
+/**
+ * Credentials of every kind the publisher knows (admin, publish and scoped keys, a user token)
+ * and forgeries of each: tokens of another secret, tampered, cut short, for a user id of any shape.
+ */
+export const credential = fc.oneof(
+  fc.constantFrom('Bearer ak', 'Bearer pk', 'Bearer sk', `Bearer ${U1_TOKEN}`, `Bearer ${U1_TOKEN.slice(0, -2)}`, 'Bearer hut1.', 'Bearer hut1..', 'Bearer hut1.e30.x'),
+  fc.tuple(anyText, fc.integer({ min: -1, max: 2 ** 40 })).map(([user, expires]) => {
+    const payload = Buffer.from(JSON.stringify({ u: user, e: expires })).toString('base64url');
+    return `Bearer hut1.${payload}.${U1_TOKEN.split('.')[2]}`;
+  }),
+  anyText.map((user) => `Bearer ${new UserTokens(['another-secret-of-at-least-32-chars'], 900).issue(user).token}`),
+);

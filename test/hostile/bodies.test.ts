@@ -3,15 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, decodeEntry, isErrorCode } from '@herald/shared';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
-import { anyBody, contentType, deepJson, fillPath, notificationLike, paramValue } from './arbitraries.js';
+import { anyBody, contentType, deepJson, fillPath, notificationLike, paramValue, HOSTILE_ENV, U1_TOKEN } from './arbitraries.js';
 
 /**
  * Property: whatever body arrives, on whichever route takes one, the publisher answers 2xx or a
  * 4xx in Herald's error shape, never 5xx, and appends to the stream only what decodes. Bodies go
  * through inject(): the socket is not the point here (see headers.test.ts and paths.test.ts).
  */
-const ctx = usePublisher({ HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak' }, { perFile: true });
+const ctx = usePublisher(HOSTILE_ENV, { perFile: true });
 const admin = { authorization: 'Bearer ak' };
+/** Mostly the admin key, so bodies reach every route; also a scoped key and a user token, whose checks meet hostile bodies too. */
+const bodyCredential = fc.oneof({ weight: 3, arbitrary: fc.constant('Bearer ak') }, { weight: 1, arbitrary: fc.constantFrom('Bearer sk', `Bearer ${U1_TOKEN}`) });
 
 /** The entry a 2xx publish answer names: it must exist and decode as the notification sent. */
 async function checkAppended(streamId: string, id: string, sent: Record<string, unknown>): Promise<void> {
@@ -29,13 +31,13 @@ describe('any body', () => {
     const routes = ctx.pub.routes.filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(r.method))).map((r) => `${String(r.method)} ${r.url}`);
     expect(routes.length).toBeGreaterThan(5);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.array(paramValue, { minLength: 1, maxLength: 2 }), anyBody, contentType, async (route, params, body, type) => {
+      fc.asyncProperty(fc.constantFrom(...routes), fc.array(paramValue, { minLength: 1, maxLength: 2 }), anyBody, contentType, bodyCredential, async (route, params, body, type, authorization) => {
         const [method, pattern] = route.split(' ') as [string, string];
         const url = fillPath({ url: pattern }, params);
         const res = await ctx.pub.app.inject({
           method: method as 'POST',
           url,
-          headers: { ...admin, ...(type !== undefined ? { 'content-type': type } : {}) },
+          headers: { authorization, ...(type !== undefined ? { 'content-type': type } : {}) },
           payload: body,
         });
         checkAnswer(`${method} ${url} (${String(type)})`, res.statusCode, res.body);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
 import { rawExchange } from '../helpers/raw-http.js';
-import { contentType, notificationLike, validRequests } from './arbitraries.js';
+import { contentType, notificationLike, validRequests, HOSTILE_ENV, credential } from './arbitraries.js';
 
 /**
  * Property: whatever headers arrive (Content-Type in any spelling, Content-Length that lies,
@@ -12,7 +12,7 @@ import { contentType, notificationLike, validRequests } from './arbitraries.js';
  * shape, never 5xx, and appends only what decodes. Over a real socket, byte for byte: no HTTP
  * client would send most of these.
  */
-const ctx = usePublisher({ HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak' }, { perFile: true });
+const ctx = usePublisher(HOSTILE_ENV, { perFile: true });
 let port: number;
 beforeAll(async () => {
   port = Number(new URL(await ctx.pub.listen()).port);
@@ -21,6 +21,7 @@ beforeAll(async () => {
 const authorization = fc.oneof(
   { weight: 4, arbitrary: fc.constant('Bearer ak') },
   { weight: 1, arbitrary: fc.constant('Bearer pk') },
+  { weight: 2, arbitrary: credential },
   {
     weight: 2,
     arbitrary: fc.oneof(

@@ -16,6 +16,7 @@ const ADMIN_KEY = 'admin-key-8d4e2b6a0c9f';
 const WRONG_KEY = 'wrong-key-5e7a1c3b9d2f';
 const X_API_KEY = 'x-api-key-2c8e4a6f0b1d';
 const SMTP_PASSWORD = 'smtp-password-7b3d9f1e5a';
+const TOKEN_SECRET = 'user-token-secret-4f8b2d6e0a3c9e1f7b5d';
 const EMAIL = 'ada.lovelace.9311@example.com';
 const PHONE = '+14155550199';
 const BOUNCING_EMAIL = 'bounce.4471@example.org';
@@ -49,6 +50,7 @@ beforeAll(async () => {
     PORT: '0',
     HERALD_API_KEYS: PUBLISH_KEY,
     HERALD_ADMIN_KEYS: ADMIN_KEY,
+    HERALD_USER_TOKEN_SECRETS: TOKEN_SECRET,
     HERALD_ALLOW_PRIVATE_PUSH: 'true',
     VAPID_PUBLIC_KEY: stack.vapid.publicKey,
   });
@@ -118,6 +120,15 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     expect((await request('POST', '/v1/notifications', short)).status).toBe(202);
     expect((await outcomes('failed-short')).sms).toBe('dead');
 
+    // A user token, used by a browser, and a dashboard session, used on an admin route.
+    const tokenAnswer = await request('POST', '/v1/users/ada/tokens');
+    expect(tokenAnswer.status).toBe(201);
+    const { token } = (await tokenAnswer.json()) as { token: string };
+    expect((await request('POST', '/v1/users/ada/push-subscriptions', stack.push.createSubscription(), token)).status).toBe(201);
+    const signIn = await fetch(`${base}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    const session = /herald_session=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')![1]!;
+    expect((await fetch(`${base}/v1/groups`, { headers: { cookie: `herald_session=${session}` } })).status).toBe(200);
+
     // Refused requests: a wrong key, contact data that does not validate.
     expect((await request('GET', '/v1/users/ada', undefined, WRONG_KEY)).status).toBe(401);
     expect((await request('PUT', '/v1/users/bob', { email: NOT_AN_EMAIL, phone: NOT_A_PHONE })).status).toBe(400);
@@ -154,6 +165,9 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
       'the admin key': ADMIN_KEY,
       'the wrong key': WRONG_KEY,
       'the x-api-key': X_API_KEY,
+      'the user token': token,
+      'the user token secret': TOKEN_SECRET,
+      'the dashboard session id': session,
       'the Twilio auth token': stack.twilio.authToken,
       'the Twilio basic credentials': twilioBasic,
       'the SMTP password': SMTP_PASSWORD,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
 import { plainRequest, rawExchange } from '../helpers/raw-http.js';
-import { anyText, fillPath, oddUnicode, paramValue, percentEncode } from './arbitraries.js';
+import { anyText, fillPath, oddUnicode, paramValue, percentEncode, HOSTILE_ENV, credential } from './arbitraries.js';
 
 /**
  * Property: whatever the method and the request target (percent-encoding valid or broken,
@@ -13,7 +13,7 @@ import { anyText, fillPath, oddUnicode, paramValue, percentEncode } from './arbi
  * Paths made of words rarely match a route, so a second property takes each route the app has
  * and fills its parameters and query with hostile values.
  */
-const ctx = usePublisher({ HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak' }, { perFile: true });
+const ctx = usePublisher(HOSTILE_ENV, { perFile: true });
 let port: number;
 beforeAll(async () => {
   port = Number(new URL(await ctx.pub.listen()).port);
@@ -55,7 +55,7 @@ const method = fc.oneof(
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Z]{1,12}$/) },
 );
 
-const authorization = fc.constantFrom('Bearer ak', 'Bearer ak', 'Bearer pk', undefined);
+const authorization = fc.oneof(fc.constantFrom('Bearer ak', 'Bearer ak', 'Bearer pk', undefined), credential);
 
 /** Send `request` as written; it must be answered, each answer 2xx or a 4xx in the error shape. */
 async function expectAnswered(verb: string, path: string, request: string | Buffer): Promise<void> {

@@ -16,8 +16,12 @@ declare module 'fastify' {
   }
 }
 
-/** Charge `units` of the request's HERALD_RATE_LIMIT budget; past it, 429 with Retry-After. */
-export type SpendBudget = (request: FastifyRequest, reply: FastifyReply, units: number) => Promise<void>;
+/**
+ * Charge `units` of the request's HERALD_RATE_LIMIT budget; past it, 429 with Retry-After. `whole`
+ * is what the request counts in all (units charged before included): past a minute's budget it
+ * could never go, and is refused with 413 instead.
+ */
+export type SpendBudget = (request: FastifyRequest, reply: FastifyReply, units: number, whole?: number) => Promise<void>;
 
 /**
  * Every route needs a key unless it says it is public, decided on the matched route, not on the
@@ -31,13 +35,13 @@ export function useAccessControl(app: FastifyInstance, authenticator: Authentica
   app.decorateRequest('caller', '');
   app.decorateRequest('principal', undefined as unknown as Principal);
 
-  const spendBudget: SpendBudget = async (request, reply, units) => {
-    const decision = await limiter.spend(request.caller, units);
+  const spendBudget: SpendBudget = async (request, reply, units, whole = units) => {
+    const decision = perMinute > 0 && whole > perMinute ? ({ allowed: false, retryAfterS: undefined } as const) : await limiter.spend(request.caller, units);
     if (decision.allowed) return;
     if (decision.retryAfterS === undefined) {
       throw new HeraldError(
         'HERALD_ERR_PAYLOAD_TOO_LARGE',
-        `This request counts ${units} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), more than a whole minute's budget of ${perMinute}; send smaller batches`,
+        `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), more than a whole minute's budget of ${perMinute}; send smaller batches`,
       );
     }
     reply.header('retry-after', String(decision.retryAfterS));

@@ -59,7 +59,8 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
 
   app.post('/v1/notifications/batch', { bodyLimit: BATCH_BODY_LIMIT }, async (request, reply) => {
     const { notifications: items } = parseOrThrow(publishBatchRequestSchema, request.body, 'The batch');
-    await spendBudget(request, reply, extraUnits(items.length, request.bodyBytes));
+    const extra = extraUnits(items.length, request.bodyBytes);
+    await spendBudget(request, reply, extra, 1 + extra);
     const results: BatchResult[] = new Array(items.length);
     const valid: { index: number; notification: Notification }[] = [];
     const now = Date.now();

@@ -1,0 +1,195 @@
+import { createECDH, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseEnv } from '@herald/shared';
+import { publisherEnv } from '../../services/publisher/src/config.js';
+import { userScope } from '../../services/publisher/src/user-scope.js';
+import { UserTokens } from '../../services/publisher/src/user-tokens.js';
+import { usePublisher, type TestPublisher } from '../helpers/publisher.js';
+
+/**
+ * Issue 12: any publish key could read and change any user, add its own push endpoint and get
+ * the user's pushes, and the demo page asked browsers for a publish key. Keys now carry a scope
+ * of user ids, and browsers get user tokens that reach their own user's push subscriptions only.
+ */
+const SECRET = 'first-user-token-secret-of-32-chars!';
+const OLD_SECRET = 'older-user-token-secret-of-32-chars!';
+const ENV = {
+  HERALD_API_KEYS: 'acme-key:acme-*,beta-key:beta-*,any-key',
+  HERALD_ADMIN_KEYS: 'ak',
+  HERALD_USER_TOKEN_SECRETS: `${SECRET},${OLD_SECRET}`,
+};
+const ctx = usePublisher(ENV);
+
+function subscription(endpoint = `https://push.example.com/${randomBytes(6).toString('hex')}`) {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } };
+}
+
+function as(pub: TestPublisher, credential: string) {
+  return (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
+    pub.app.inject({ method, url, headers: { authorization: `Bearer ${credential}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
+}
+
+describe('a key scoped to a pattern of user ids', () => {
+  it('acts on its own users and is refused, changing nothing, on every route that names another', async () => {
+    const acme = as(ctx.pub, 'acme-key');
+    const beta = as(ctx.pub, 'beta-key');
+    expect((await acme('PUT', '/v1/users/acme-1', { email: 'a@example.com' })).statusCode).toBe(200);
+    const sub = subscription();
+    expect((await acme('POST', '/v1/users/acme-1/push-subscriptions', sub)).statusCode).toBe(201);
+    const published = await acme('POST', '/v1/notifications', { id: 'acme-n1', userId: 'acme-1', type: 't', body: 'b' });
+    expect(published.statusCode).toBe(202);
+    const before = await ctx.pub.admin.hgetall(ctx.pub.keys.user('acme-1'));
+
+    const refusals = [
+      await beta('GET', '/v1/users/acme-1'),
+      await beta('PUT', '/v1/users/acme-1', { email: 'attacker@example.com' }),
+      await beta('POST', '/v1/users/acme-1/push-subscriptions', subscription('https://attacker.example.com/x')),
+      await beta('DELETE', `/v1/users/acme-1/push-subscriptions?endpoint=${encodeURIComponent(sub.endpoint)}`),
+      await beta('POST', '/v1/users/acme-1/tokens'),
+      await beta('POST', '/v1/notifications', { userId: 'acme-1', type: 't', body: 'b', to: { email: 'x@example.com' } }),
+    ];
+    for (const res of refusals) {
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json().error).toMatchObject({ code: 'HERALD_ERR_FORBIDDEN', message: 'User acme-1 is outside this key\'s scope (beta-*)' });
+    }
+    expect(await ctx.pub.admin.hgetall(ctx.pub.keys.user('acme-1'))).toEqual(before);
+    expect(await ctx.pub.admin.hkeys(ctx.pub.keys.pushSubscriptions('acme-1'))).toEqual([sub.endpoint]);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1);
+
+    // A notification of another scope is as good as unknown to it.
+    expect((await beta('GET', '/v1/notifications/acme-n1')).statusCode).toBe(404);
+    expect((await acme('GET', '/v1/notifications/acme-n1')).statusCode).toBe(200);
+    // An unscoped publish key and an admin key reach every user.
+    expect((await as(ctx.pub, 'any-key')('GET', '/v1/users/acme-1')).statusCode).toBe(200);
+    expect((await as(ctx.pub, 'ak')('GET', '/v1/notifications/acme-n1')).statusCode).toBe(200);
+  });
+
+  it('publishes in a batch the items of its own users and refuses each of the others', async () => {
+    const res = await as(ctx.pub, 'beta-key')('POST', '/v1/notifications/batch', {
+      notifications: [
+        { userId: 'acme-1', type: 't', body: 'b' },
+        { userId: 'beta-1', type: 't', body: 'b' },
+      ],
+    });
+    expect(res.statusCode).toBe(202);
+    const [outside, inside] = res.json().results;
+    expect(outside.error).toMatchObject({ code: 'HERALD_ERR_FORBIDDEN', message: expect.stringContaining('user acme-1 is outside') });
+    expect(inside).toMatchObject({ status: 'accepted' });
+    const entries = await ctx.pub.admin.xrange(ctx.pub.keys.stream, '-', '+');
+    expect(entries.map(([, fields]) => fields[fields.indexOf('userId') + 1])).toEqual(['beta-1']);
+  });
+
+  it('matches the whole user id, * standing for any run of characters', () => {
+    const scope = userScope('acme-*');
+    expect(['acme-', 'acme-1', 'acme-a:b*c'].map(scope)).toEqual([true, true, true]);
+    expect(['acme', 'xacme-1', 'ACME-1', 'beta-1'].map(scope)).toEqual([false, false, false, false]);
+    const middle = userScope('t:*:staff');
+    expect(['t::staff', 't:eu:staff', 't:eu:staffer', 't.eu.staff'].map(middle)).toEqual([true, true, false, false]);
+    // Regular-expression characters in a pattern are plain characters.
+    expect(userScope('a.b+(c)')('a.b+(c)')).toBe(true);
+    expect(userScope('a.b+(c)')('axbb(c)')).toBe(false);
+  });
+
+  it('refuses at start a scope it cannot use, naming the variable and never the key', () => {
+    const lines = (env: Record<string, string>) => {
+      try {
+        parseEnv(publisherEnv, env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).lines;
+      }
+    };
+    expect(lines({ HERALD_API_KEYS: 'secret-key:' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry ends with a colon/)]);
+    expect(lines({ HERALD_API_KEYS: ':acme-*' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry with the scope "acme-\*" has no key/)]);
+    expect(lines({ HERALD_ADMIN_KEYS: 'admin-secret:acme-*' })).toEqual([expect.stringMatching(/^HERALD_ADMIN_KEYS: an admin key takes no scope/)]);
+    expect(lines({ HERALD_API_KEYS: 'secret-key:' }).join()).not.toContain('secret-key');
+    expect(lines({ HERALD_USER_TOKEN_SECRETS: 'short' })).toEqual([expect.stringMatching(/^HERALD_USER_TOKEN_SECRETS: each secret needs at least 32/)]);
+  });
+});
+
+describe('user tokens', () => {
+  async function tokenFor(userId: string, key = 'acme-key'): Promise<string> {
+    const res = await as(ctx.pub, key)('POST', `/v1/users/${userId}/tokens`);
+    expect(res.statusCode).toBe(201);
+    return res.json().token as string;
+  }
+
+  it("register and remove the user's own push subscriptions, and nothing else", async () => {
+    const browser = as(ctx.pub, await tokenFor('acme-1'));
+    const sub = subscription();
+    expect((await browser('GET', '/v1/push/vapid-public-key')).statusCode).not.toBe(403);
+    expect((await browser('POST', '/v1/users/acme-1/push-subscriptions', sub)).statusCode).toBe(201);
+    expect(await ctx.pub.admin.hkeys(ctx.pub.keys.pushSubscriptions('acme-1'))).toEqual([sub.endpoint]);
+    expect((await browser('DELETE', `/v1/users/acme-1/push-subscriptions?endpoint=${encodeURIComponent(sub.endpoint)}`)).statusCode).toBe(204);
+
+    // Another user of the same tenant, and everything that is not a browser route.
+    const other = await browser('POST', '/v1/users/acme-2/push-subscriptions', subscription());
+    expect(other.statusCode).toBe(403);
+    expect(other.json().error.message).toBe('User acme-2 is outside this user token');
+    for (const [method, url, body] of [
+      ['GET', '/v1/users/acme-1'],
+      ['PUT', '/v1/users/acme-1', { email: 'a@example.com' }],
+      ['POST', '/v1/notifications', { userId: 'acme-1', type: 't', body: 'b' }],
+      ['POST', '/v1/users/acme-1/tokens'],
+      ['GET', '/v1/groups'],
+    ] as const) {
+      const res = await browser(method, url, body);
+      expect(res.statusCode, `${method} ${url}`).toBe(403);
+    }
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('acme-2'), ctx.pub.keys.user('acme-1'))).toBe(0);
+    expect(await ctx.pub.admin.exists(ctx.pub.keys.stream)).toBe(0);
+  });
+
+  it('are refused when expired, tampered with or signed by an unknown secret; any configured secret verifies', async () => {
+    const sub = subscription();
+    const post = (token: string) => as(ctx.pub, token)('POST', '/v1/users/acme-1/push-subscriptions', sub);
+    const expired = new UserTokens([SECRET], 900).issue('acme-1', Date.now() - 901_000).token;
+    const unknown = new UserTokens(['an-unknown-secret-of-32-characters!!'], 900).issue('acme-1').token;
+    const [prefix, , mac] = (await tokenFor('acme-1')).split('.');
+    const tampered = `${prefix}.${Buffer.from(JSON.stringify({ u: 'acme-2', e: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${mac}`;
+    const tooLong = new UserTokens([SECRET], 86_400).issue('acme-1').token;
+    for (const token of [expired, unknown, tampered, tooLong, 'hut1..', 'hut1.x.y.z']) {
+      const res = await post(token);
+      expect(res.statusCode, token).toBe(401);
+      expect(res.json().error.message).toContain('not valid');
+    }
+    // Signed by the second secret (the one being retired): still good until it expires.
+    expect((await post(new UserTokens([OLD_SECRET], 900).issue('acme-1').token)).statusCode).toBe(201);
+  });
+
+  it('are made only for a user within the key, and only with HERALD_USER_TOKEN_SECRETS set', async () => {
+    const res = await as(ctx.pub, 'acme-key')('POST', '/v1/users/acme-1/tokens');
+    expect(res.json()).toEqual({ token: expect.stringMatching(/^hut1\.[\w-]+\.[\w-]+$/), userId: 'acme-1', expiresAt: expect.any(String) });
+    expect(Date.parse(res.json().expiresAt) - Date.now()).toBeGreaterThan(890_000);
+    await ctx.restart({ HERALD_USER_TOKEN_SECRETS: '' });
+    const none = await as(ctx.pub, 'acme-key')('POST', '/v1/users/acme-1/tokens');
+    expect(none.statusCode).toBe(404);
+    expect(none.json().error.message).toContain('HERALD_USER_TOKEN_SECRETS');
+  });
+});
+
+describe("deleting a user's data", () => {
+  it('is an admin action: a publish key may replace stored fields but not leave them out', async () => {
+    const key = as(ctx.pub, 'any-key');
+    await key('PUT', '/v1/users/u1', { email: 'u@example.com', phone: '+14155550123', preferences: { '*': { sms: false } } });
+    const stored = await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'));
+
+    const emptied = await key('PUT', '/v1/users/u1', {});
+    expect(emptied.statusCode).toBe(403);
+    expect(emptied.json().error.message).toContain('email, phone, preferences');
+    expect(emptied.json().error.issues.map((i: { path: string }) => i.path)).toEqual(['email', 'phone', 'preferences']);
+    const dropsPhone = await key('PUT', '/v1/users/u1', { email: 'new@example.com', preferences: {} });
+    expect(dropsPhone.statusCode).toBe(403);
+    expect(dropsPhone.json().error.issues).toEqual([{ path: 'phone', message: expect.stringContaining('admin key') }]);
+    expect(await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'))).toEqual(stored);
+
+    const replaced = await key('PUT', '/v1/users/u1', { email: 'new@example.com', phone: '+14155550100', preferences: {} });
+    expect(replaced.statusCode).toBe(200);
+    expect((await key('DELETE', '/v1/users/u1')).statusCode).toBe(403);
+    const byAdmin = await as(ctx.pub, 'ak')('PUT', '/v1/users/u1', {});
+    expect(byAdmin.statusCode).toBe(200);
+    expect(byAdmin.json()).toEqual({ userId: 'u1', preferences: {}, pushSubscriptions: [] });
+  });
+});
