@@ -180,7 +180,10 @@ describe('HeraldClient users', () => {
     expect(put).toEqual({ userId: 'u1', ...ada, pushSubscriptions: [] });
     expect(await client.getUser('u1')).toEqual(put);
 
-    const replaced = await client.putUser('u1', { locale: 'fr' });
+    // Leaving stored fields out erases them: an admin action.
+    const erasing = await apiError(() => client.putUser('u1', { locale: 'fr' }));
+    expect(erasing).toMatchObject({ status: 403, code: 'HERALD_ERR_FORBIDDEN', issues: [{ path: 'email' }, { path: 'phone' }, { path: 'preferences' }] });
+    const replaced = await makeClient('admin').putUser('u1', { locale: 'fr' });
     expect(replaced).toEqual({ userId: 'u1', locale: 'fr', preferences: {}, pushSubscriptions: [] });
 
     const forbidden = await apiError(() => client.deleteUser('u1'));

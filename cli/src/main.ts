@@ -162,6 +162,13 @@ users
     const saved = await client().putUser(userId, user);
     print(details(saved), saved);
   });
+users
+  .command('token <userId>')
+  .description("a short-lived user token for the user's browser: it registers and removes that user's push subscriptions only")
+  .action(async (userId: string) => {
+    const made = await client().createUserToken(userId);
+    print(made.token, made);
+  });
 
 program
   .command('tail')

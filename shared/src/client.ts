@@ -113,7 +113,10 @@ export class HeraldClient {
     return (await this.request<NotificationStatusView>('GET', `/v1/notifications/${encodeURIComponent(id)}`)).body;
   }
 
-  /** Replace a user's contact data and preferences (push subscriptions are kept). */
+  /**
+   * Replace a user's contact data and preferences (push subscriptions are kept). With a publish
+   * key, a field stored and left out is refused (403): removing data needs an admin key.
+   */
   async putUser(userId: string, user: UserRequest): Promise<UserView> {
     parseOrThrowClient(userRequestSchema, user, 'The user');
     return (await this.request<UserView>('PUT', userPath(userId), user)).body;
@@ -135,6 +138,14 @@ export class HeraldClient {
 
   async removePushSubscription(userId: string, endpoint: string): Promise<void> {
     await this.request('DELETE', `${userPath(userId)}/push-subscriptions?endpoint=${encodeURIComponent(endpoint)}`);
+  }
+
+  /**
+   * A short-lived user token for `userId`'s browser (HERALD_USER_TOKEN_SECRETS): it registers and
+   * removes that user's push subscriptions and nothing else. Hand it to the page, never a key.
+   */
+  async createUserToken(userId: string): Promise<{ token: string; userId: string; expiresAt: string }> {
+    return (await this.request<{ token: string; userId: string; expiresAt: string }>('POST', `${userPath(userId)}/tokens`)).body;
   }
 
   async getVapidPublicKey(): Promise<string> {

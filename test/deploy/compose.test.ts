@@ -72,6 +72,15 @@ describe('docker-compose.yml', () => {
     expect(services['stand-ins']!.profiles).toEqual(['local']);
   });
 
+  it('ships no open publisher: API and admin keys are required, so the dashboard always asks for an admin key', () => {
+    const env = services.publisher!.environment!;
+    expect(env.HOST).toBe('0.0.0.0');
+    for (const variable of ['HERALD_API_KEYS', 'HERALD_ADMIN_KEYS']) {
+      // `${VAR:?message}`: compose refuses to start without it, rather than default it to empty.
+      expect(env[variable], variable).toMatch(new RegExp(`^\\$\\{${variable}:\\?.+\\}$`));
+    }
+  });
+
   it('copies into the image only what exists, and deploy/local.env names only known variables', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) {

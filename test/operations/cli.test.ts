@@ -1,3 +1,4 @@
+import { createECDH, randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEntry } from '@herald/shared';
@@ -14,7 +15,7 @@ let url: string;
 
 beforeAll(async () => {
   redisServer = await startRedis();
-  pub = await startPublisher(redisServer.url, { HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak' });
+  pub = await startPublisher(redisServer.url, { HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak', HERALD_USER_TOKEN_SECRETS: 'cli-test-user-token-secret-32-chars' });
   url = await pub.listen();
 });
 afterAll(async () => {
@@ -97,6 +98,19 @@ describe('herald CLI', () => {
     expect(set.code, set.stderr).toBe(0);
     const got = JSON.parse((await herald(['--json', 'users', 'get', 'cli-user'], 'pk')).stdout);
     expect(got).toMatchObject({ email: 'c@example.com', preferences: { promo: { sms: false } } });
+  });
+
+  it("makes a user token that the user's browser can register a push subscription with, and nothing more", async () => {
+    const made = await herald(['users', 'token', 'cli-user'], 'pk');
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^hut1\./);
+    const asBrowser = (path: string, init: RequestInit = {}) => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const subscription = { endpoint: 'https://push.example.com/cli', keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') } };
+    expect((await asBrowser('/v1/users/cli-user/push-subscriptions', { method: 'POST', body: JSON.stringify(subscription) })).status).toBe(201);
+    expect((await asBrowser('/v1/users/cli-user')).status).toBe(403);
   });
 
   it('lists, redrives and drops dead letters', async () => {
