@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  AMBIGUOUS_ENDPOINT_MESSAGE,
   HeraldError,
   isPrivateHost,
+  isUnambiguousPushEndpoint,
   parseOrThrow,
   pushSubscriptionSchema,
   type StoredPushSubscription,
@@ -12,17 +14,21 @@ import { userIdParam } from './users.js';
 
 type UserParams = { Params: { userId: string } };
 
+/** 400 HERALD_ERR_VALIDATION for a subscription's endpoint, with one issue naming it. */
+function endpointRefused(message: string): HeraldError {
+  return new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${message}`, [{ path: 'endpoint', message }]);
+}
+
 export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
   app.post<UserParams>('/v1/users/:userId/push-subscriptions', async (request, reply) => {
     const userId = userIdParam(request.params.userId);
     const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
     if (!config.HERALD_ALLOW_PRIVATE_PUSH && isPrivateHost(new URL(subscription.endpoint).hostname)) {
-      const issue = {
-        path: 'endpoint',
-        message: 'must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)',
-      };
-      throw new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${issue.message}`, [issue]);
+      throw endpointRefused('must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)');
     }
+    // After the private check, so that a private address in any spelling is refused as such.
+    // web-push reads the host with another parser than the check above (issue 12).
+    if (!isUnambiguousPushEndpoint(subscription.endpoint)) throw endpointRefused(AMBIGUOUS_ENDPOINT_MESSAGE);
     const stored: StoredPushSubscription = { endpoint: subscription.endpoint, keys: subscription.keys, createdAt: Date.now() };
     const added = await redisCall(redis.hset(keys.pushSubscriptions(userId), subscription.endpoint, JSON.stringify(stored)));
     return reply.code(added ? 201 : 200).send({ endpoint: subscription.endpoint });
