@@ -48,7 +48,10 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
     channel: 'push',
     needsPushSubscriptions: true,
     targets(_n, user) {
-      return user.pushSubscriptions.map((subscription) => ({
+      // The newest HERALD_MAX_PUSH_SUBSCRIPTIONS only: a user stored before the cap may hold
+      // more, and each one is a connection of its own.
+      const newest = [...user.pushSubscriptions].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, config.HERALD_MAX_PUSH_SUBSCRIPTIONS);
+      return newest.map((subscription) => ({
         key: pushTargetKey(subscription.endpoint),
         address: subscription.endpoint,
         subscription,

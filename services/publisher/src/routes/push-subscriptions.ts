@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import {
   AMBIGUOUS_ENDPOINT_MESSAGE,
   HeraldError,
@@ -12,7 +14,11 @@ import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { userIdParam } from './users.js';
 
+const ADD_SCRIPT = readFileSync(new URL('./add-push-subscription-1.lua', import.meta.url), 'utf8');
+
 type UserParams = { Params: { userId: string } };
+/** See add-push-subscription-1.lua: [added, dropped]. */
+type RedisWithAdd = Redis & { heraldAddPushSubscription(key: string, endpoint: string, value: string, max: number): Promise<[number, number]> };
 
 /** 400 HERALD_ERR_VALIDATION for a subscription's endpoint, with one issue naming it. */
 function endpointRefused(message: string): HeraldError {
@@ -20,6 +26,8 @@ function endpointRefused(message: string): HeraldError {
 }
 
 export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
+  redis.defineCommand('heraldAddPushSubscription', { numberOfKeys: 1, lua: ADD_SCRIPT });
+
   app.post<UserParams>('/v1/users/:userId/push-subscriptions', async (request, reply) => {
     const userId = userIdParam(request.params.userId);
     const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
@@ -30,7 +38,15 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppCon
     // web-push reads the host with another parser than the check above (issue 12).
     if (!isUnambiguousPushEndpoint(subscription.endpoint)) throw endpointRefused(AMBIGUOUS_ENDPOINT_MESSAGE);
     const stored: StoredPushSubscription = { endpoint: subscription.endpoint, keys: subscription.keys, createdAt: Date.now() };
-    const added = await redisCall(redis.hset(keys.pushSubscriptions(userId), subscription.endpoint, JSON.stringify(stored)));
+    // Beyond HERALD_MAX_PUSH_SUBSCRIPTIONS the user's oldest subscriptions are dropped, atomically.
+    const [added] = await redisCall(
+      (redis as RedisWithAdd).heraldAddPushSubscription(
+        keys.pushSubscriptions(userId),
+        subscription.endpoint,
+        JSON.stringify(stored),
+        config.HERALD_MAX_PUSH_SUBSCRIPTIONS,
+      ),
+    );
     return reply.code(added ? 201 : 200).send({ endpoint: subscription.endpoint });
   });
 
