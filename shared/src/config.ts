@@ -88,6 +88,12 @@ export const commonEnv = {
     .transform((v) => v as (typeof LOG_LEVELS)[number]),
   /** Accept push endpoints on private, loopback or link-local addresses (local stand-ins only). */
   HERALD_ALLOW_PRIVATE_PUSH: envBool(false),
+  /**
+   * Most push subscriptions a user holds, and so most connections one publish opens for them:
+   * registering one more replaces the oldest, and the push worker sends to the newest this
+   * many. Default 20; 1 to 1000.
+   */
+  HERALD_MAX_PUSH_SUBSCRIPTIONS: envInt(20, 1, 1000),
   /** The VAPID public key (base64url, 65 bytes decoded): served by the publisher, signed with by the push worker. */
   VAPID_PUBLIC_KEY: z
     .string()

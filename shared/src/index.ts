@@ -12,6 +12,7 @@ export * from './notification-record.js';
 export * from './user.js';
 export * from './push-subscription.js';
 export * from './private-address.js';
+export * from './push-endpoint-authority.js';
 export * from './client.js';
 export * from './channel-driver.js';
 export * from './worker-config.js';

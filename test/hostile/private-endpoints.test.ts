@@ -1,7 +1,7 @@
-import { createECDH, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { usePublisher } from '../helpers/publisher.js';
+import { browserKeys, subscribe as subscribeAs } from '../helpers/push-subscriptions.js';
 
 /**
  * Property: a push subscription naming a private, loopback or link-local address is refused
@@ -12,20 +12,8 @@ import { usePublisher } from '../helpers/publisher.js';
  */
 const ctx = usePublisher({}, { perFile: true });
 
-const keys = (() => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') };
-})();
-
-function subscribe(endpoint: string) {
-  return ctx.pub.app.inject({
-    method: 'POST',
-    url: '/v1/users/ssrf/push-subscriptions',
-    headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify({ endpoint, expirationTime: null, keys }),
-  });
-}
+const keys = browserKeys();
+const subscribe = (endpoint: string) => subscribeAs(ctx.pub, 'ssrf', endpoint, keys);
 
 const byte = fc.integer({ min: 0, max: 255 });
 

@@ -12,6 +12,7 @@ describe('configuration', () => {
       HERALD_ALLOW_PRIVATE_PUSH: false,
       HERALD_RETENTION_S: 604800,
       HERALD_SHUTDOWN_MS: 10000,
+      HERALD_MAX_PUSH_SUBSCRIPTIONS: 20,
     });
     expect(config.VAPID_PUBLIC_KEY).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
@@ -38,6 +39,11 @@ describe('configuration', () => {
     expect(parseEnv(shape, { N: '', B: '', L: '' })).toEqual({ N: 5, B: false, L: [] });
     expect(() => parseEnv(shape, { N: '11' })).toThrow('N: expected a whole number from 1 to 10');
     expect(() => parseEnv(shape, { N: '1.5' })).toThrow(ConfigError);
+  });
+
+  it.each(['0', '1001', '2.5', 'many'])('refuses HERALD_MAX_PUSH_SUBSCRIPTIONS=%s, naming it', (value) => {
+    expect(() => parseEnv(commonEnv, { HERALD_MAX_PUSH_SUBSCRIPTIONS: value })).toThrow('HERALD_MAX_PUSH_SUBSCRIPTIONS: expected a whole number from 1 to 1000');
+    expect(parseEnv(commonEnv, { HERALD_MAX_PUSH_SUBSCRIPTIONS: '1000' }).HERALD_MAX_PUSH_SUBSCRIPTIONS).toBe(1000);
   });
 
   it('accepts rediss:// and refuses a stream name with a hash tag of its own', () => {

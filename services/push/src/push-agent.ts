@@ -1,5 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Agent } from 'node:https';
+import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { DeliveryError, isPrivateAddress } from '@herald/shared';
 
@@ -20,18 +22,52 @@ export interface PushAgentOptions {
 
 /**
  * The HTTPS agent every push request goes through (keep-alive, so a busy push service is not
- * dialled again per message). Unless private addresses are allowed, its `lookup` resolves the
- * endpoint's name and refuses with a permanent DeliveryError when any address it got is
- * private: the check is on the addresses the socket then connects to, so a name that resolves
- * differently the second time (DNS rebinding) gains nothing. IP-literal hosts skip `lookup`
- * in Node, so the driver checks those before sending.
+ * dialled again per message). Unless private addresses are allowed, it refuses with a
+ * permanent DeliveryError to connect to a private address, checked where the connection is
+ * made, whichever URL parser produced the host (web-push uses the legacy url.parse, which can
+ * read another host than the WHATWG URL the publisher checked: issue 12):
+ * - a host that is an IP literal, before connecting (Node does not call `lookup` for those);
+ * - a name, in `lookup`, on every address it resolves to: the socket then connects to those
+ *   addresses, so a name that resolves differently the second time (DNS rebinding) gains nothing;
+ * - as a last guard, the socket's remote address once connected, before anything is written.
+ * A refusal never connects (or writes nothing), so its error cannot tell an open port from a
+ * closed one.
  */
 export function createPushAgent(options: PushAgentOptions): Agent {
-  return new Agent({
+  const agentOptions: AgentOptions = {
     keepAlive: true,
     ...(options.ca ? { ca: [...rootCertificates, ...[options.ca].flat().map(String)] } : {}),
-    lookup: options.allowPrivate ? (options.lookup ?? dnsLookup) : publicOnlyLookup(options.lookup ?? dnsLookup),
-  });
+  };
+  if (options.allowPrivate) return new Agent({ ...agentOptions, lookup: options.lookup ?? dnsLookup });
+  return new PublicOnlyAgent({ ...agentOptions, lookup: publicOnlyLookup(options.lookup ?? dnsLookup) });
+}
+
+/** An agent whose connections reach public addresses only (see createPushAgent). */
+class PublicOnlyAgent extends Agent {
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const host = options.host ?? 'localhost';
+    const origin = `https://${isIP(host) === 6 ? `[${host}]` : host}${options.port && Number(options.port) !== 443 ? `:${options.port}` : ''}`;
+    if (isIP(host) && isPrivateAddress(host)) {
+      const err = refusal(`push endpoint ${origin} is the private address ${host}`);
+      // Node's agent always passes a callback; a caller without one gets the refusal thrown.
+      if (!callback) throw err;
+      callback(err, undefined as never);
+      return undefined;
+    }
+    const socket = super.createConnection(options, callback) as Socket;
+    // Before the TLS handshake's own 'connect' listener, so that not even a ClientHello goes out.
+    socket.prependOnceListener('connect', () => {
+      const remote = socket.remoteAddress;
+      if (remote === undefined || !isIP(remote) || isPrivateAddress(remote)) {
+        socket.destroy(refusal(`push endpoint ${origin} connected to ${remote ?? 'a socket with no IP address'}, which is not a public address`));
+      }
+    });
+    return socket;
+  }
+}
+
+function refusal(what: string): DeliveryError {
+  return new DeliveryError('permanent', `${what}; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`);
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -42,15 +78,7 @@ function publicOnlyLookup(resolve: typeof dnsLookup) {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const refused = addresses.find((a) => isPrivateAddress(a.address));
-      if (refused) {
-        return callback(
-          new DeliveryError(
-            'permanent',
-            `push endpoint host ${hostname} resolves to the private address ${refused.address}; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`,
-          ),
-          [],
-        );
-      }
+      if (refused) return callback(refusal(`push endpoint host ${hostname} resolves to the private address ${refused.address}`), []);
       const first = addresses[0];
       if (options.all) callback(null, addresses);
       else if (first) callback(null, first.address, first.family);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import webpush from 'web-push';
-import { ConfigError, DeliveryError, isPrivateHost, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { ConfigError, DeliveryError, isPrivateHost, isUnambiguousPushEndpoint, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent, type PushAgentOptions } from './push-agent.js';
@@ -48,7 +48,10 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
     channel: 'push',
     needsPushSubscriptions: true,
     targets(_n, user) {
-      return user.pushSubscriptions.map((subscription) => ({
+      // The newest HERALD_MAX_PUSH_SUBSCRIPTIONS only: a user stored before the cap may hold
+      // more, and each one is a connection of its own.
+      const newest = [...user.pushSubscriptions].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, config.HERALD_MAX_PUSH_SUBSCRIPTIONS);
+      return newest.map((subscription) => ({
         key: pushTargetKey(subscription.endpoint),
         address: subscription.endpoint,
         subscription,
@@ -81,18 +84,23 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
 }
 
 /**
- * Refuse what the agent's lookup cannot see: a non-https endpoint, and a host that is private
- * by its name alone (an IP literal in a private range, `localhost`), which Node connects to
- * without a lookup. Only the endpoint's origin is named: its path is the subscription's secret.
+ * Refuse before sending what the checks at subscribe refuse, for subscriptions stored before
+ * them: a non-https endpoint; a host that the legacy url.parse web-push uses reads otherwise
+ * than the WHATWG URL (issue 12; the agent checks where it connects in any case); and a host
+ * that is private by its name alone (an IP literal in a private range, `localhost`). Only the
+ * endpoint's origin is named: its path is the subscription's secret.
  */
 function checkEndpoint(endpoint: string, allowPrivate: boolean): void {
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    throw new DeliveryError('permanent', 'push endpoint is not a URL');
+    throw new DeliveryError('permanent', 'push endpoint is not a URL; refused');
   }
-  if (url.protocol !== 'https:') throw new DeliveryError('permanent', `push endpoint ${url.origin} is not https`);
+  if (url.protocol !== 'https:') throw new DeliveryError('permanent', `push endpoint ${url.origin} is not https; refused`);
+  if (!isUnambiguousPushEndpoint(endpoint)) {
+    throw new DeliveryError('permanent', `push endpoint ${url.origin} has a host that URL parsers read differently; refused`);
+  }
   if (!allowPrivate && isPrivateHost(url.hostname)) {
     throw new DeliveryError('permanent', `push endpoint ${url.origin} is a private address; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`);
   }

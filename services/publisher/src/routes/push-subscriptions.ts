@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import {
+  AMBIGUOUS_ENDPOINT_MESSAGE,
   HeraldError,
   isPrivateHost,
+  isUnambiguousPushEndpoint,
   parseOrThrow,
   pushSubscriptionSchema,
   type StoredPushSubscription,
@@ -10,23 +14,40 @@ import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { userIdParam } from './users.js';
 
+const ADD_SCRIPT = readFileSync(new URL('./add-push-subscription-1.lua', import.meta.url), 'utf8');
+
 type UserParams = { Params: { userId: string } };
+/** See add-push-subscription-1.lua: [added, dropped]. */
+type RedisWithAdd = Redis & { heraldAddPushSubscription(key: string, endpoint: string, value: string, max: number): Promise<[number, number]> };
+
+/** 400 HERALD_ERR_VALIDATION for a subscription's endpoint, with one issue naming it. */
+function endpointRefused(message: string): HeraldError {
+  return new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${message}`, [{ path: 'endpoint', message }]);
+}
 
 export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
+  redis.defineCommand('heraldAddPushSubscription', { numberOfKeys: 1, lua: ADD_SCRIPT });
   // The browser's routes: a user token for the user may use them, as well as a key whose scope covers it.
   const browser = { config: { userToken: true } };
   app.post<UserParams>('/v1/users/:userId/push-subscriptions', browser, async (request, reply) => {
     const userId = userIdParam(request.params.userId);
     const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
     if (!config.HERALD_ALLOW_PRIVATE_PUSH && isPrivateHost(new URL(subscription.endpoint).hostname)) {
-      const issue = {
-        path: 'endpoint',
-        message: 'must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)',
-      };
-      throw new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${issue.message}`, [issue]);
+      throw endpointRefused('must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)');
     }
+    // After the private check, so that a private address in any spelling is refused as such.
+    // web-push reads the host with another parser than the check above (issue 12).
+    if (!isUnambiguousPushEndpoint(subscription.endpoint)) throw endpointRefused(AMBIGUOUS_ENDPOINT_MESSAGE);
     const stored: StoredPushSubscription = { endpoint: subscription.endpoint, keys: subscription.keys, createdAt: Date.now() };
-    const added = await redisCall(redis.hset(keys.pushSubscriptions(userId), subscription.endpoint, JSON.stringify(stored)));
+    // Beyond HERALD_MAX_PUSH_SUBSCRIPTIONS the user's oldest subscriptions are dropped, atomically.
+    const [added] = await redisCall(
+      (redis as RedisWithAdd).heraldAddPushSubscription(
+        keys.pushSubscriptions(userId),
+        subscription.endpoint,
+        JSON.stringify(stored),
+        config.HERALD_MAX_PUSH_SUBSCRIPTIONS,
+      ),
+    );
     return reply.code(added ? 201 : 200).send({ endpoint: subscription.endpoint });
   });
 
