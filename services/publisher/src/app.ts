@@ -6,6 +6,7 @@ import type { PublisherConfig } from './config.js';
 import { limitConnections, requestDeadlines } from './connection-limits.js';
 import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
 import { useExplainedJsonParser } from './json-body.js';
+import { refuseForeignHost } from './loopback-host.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
 import { RequestLimiter } from './request-limiter.js';
@@ -118,6 +119,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
   useExplainedJsonParser(app);
+
+  // Without keys, only requests addressed to this machine (DNS rebinding: see loopback-host.ts).
+  if (keyRing.open) app.addHook('onRequest', refuseForeignHost);
 
   // Every route needs a key unless it says it is public: deciding on the matched route, not on
   // the raw URL, so no spelling of a path (`/%761/...`) gets past it. Unknown paths need one too.

@@ -57,9 +57,3 @@ function keyEntry(key: string, role: Role): { digest: Buffer; role: Role; id: st
 function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
-
-/** True for a HOST that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
