@@ -40,6 +40,31 @@ export interface Issue {
   message: string;
 }
 
+/**
+ * Most issues an error answer lists; its message says how many there were. The first twenty say
+ * what to fix first, and an answer stays small whatever was sent: a 1 MiB batch of bad items
+ * once answered 17.8 MB of issues (issue 12).
+ */
+export const MAX_ISSUES = 20;
+
+/**
+ * Longest path or message of a listed issue, in characters: a path holds the client's own field
+ * names, and nests as deep as a body allows (450000 levels fit in a batch).
+ */
+const MAX_ISSUE_TEXT = 200;
+
+/** The first `max` issues (never more than MAX_ISSUES), each path and message clipped, as an answer lists them. */
+export function listedIssues(issues: readonly Issue[], max = MAX_ISSUES): Issue[] {
+  return issues.slice(0, Math.min(max, MAX_ISSUES)).map((issue) => ({ path: clip(issue.path), message: clip(issue.message) }));
+}
+
+/** Cut from the middle: a path's start says where, its end which field (`notifications.0.0…0.__proto__`). */
+function clip(text: string): string {
+  if (text.length <= MAX_ISSUE_TEXT) return text;
+  const half = (MAX_ISSUE_TEXT - 1) / 2;
+  return `${text.slice(0, Math.ceil(half))}…${text.slice(-Math.floor(half))}`;
+}
+
 /** The body of every 4xx and 5xx answer. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; issues?: Issue[] };
@@ -62,8 +87,18 @@ export class HeraldError extends Error {
     this.retryable = ERRORS[code].retryable;
   }
 
-  toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+  /**
+   * The answer's body: at most `maxIssues` issues (never more than MAX_ISSUES), the message
+   * saying how many there were when some are left out.
+   */
+  toBody(maxIssues = MAX_ISSUES): ErrorBody {
+    if (!this.issues) return { error: { code: this.code, message: this.message } };
+    const issues = listedIssues(this.issues, maxIssues);
+    const message =
+      issues.length < this.issues.length
+        ? `${this.message} (${issues.length} of ${this.issues.length} issues listed; fix these and send again to see the rest)`
+        : this.message;
+    return { error: { code: this.code, message, issues } };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { HeraldError, type Issue } from './errors.js';
+import { HeraldError, listedIssues, type Issue } from './errors.js';
 
 /** zod issues as the API reports them: a dotted path (`to.email`, `notifications.3.body`) and a message. */
 export function toIssues(error: z.ZodError, prefix: (string | number)[] = []): Issue[] {
@@ -12,14 +12,17 @@ export function toIssues(error: z.ZodError, prefix: (string | number)[] = []): I
   );
 }
 
-/** Parse `value` with `schema` or throw HERALD_ERR_VALIDATION naming every field that was wrong. */
+/**
+ * Parse `value` with `schema` or throw HERALD_ERR_VALIDATION with every field that was wrong; its
+ * message names the first ones, as many as an answer lists (see HeraldError.toBody).
+ */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what = 'The request'): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = toIssues(result.error);
   throw new HeraldError(
     'HERALD_ERR_VALIDATION',
-    `${what} is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    `${what} is invalid: ${listedIssues(issues).map((i) => `${i.path}: ${i.message}`).join('; ')}`,
     issues,
   );
 }

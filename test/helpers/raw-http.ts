@@ -79,19 +79,12 @@ function parseResponses(data: Buffer, head: boolean): RawResponse[] {
   const responses: RawResponse[] = [];
   let rest: Buffer = data;
   while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) throw new Error(`an incomplete response head: ${rest.toString('latin1').slice(0, 500)}`);
-    const [statusLine, ...lines] = rest.subarray(0, end).toString('latin1').split('\r\n');
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine!);
-    if (!status) throw new Error(`not an HTTP response: ${statusLine}`);
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    rest = rest.subarray(end + 4);
+    const parsed = parseHead(rest);
+    if (!parsed) throw new Error(`an incomplete response head: ${rest.toString('latin1').slice(0, 500)}`);
+    const { status, headers } = parsed;
+    rest = parsed.rest;
     let body: Buffer = Buffer.alloc(0);
-    const informational = status[1]!.startsWith('1');
+    const informational = status < 200;
     // An answer to HEAD has no body, except the one a server sends when it cannot parse the
     // request at all (so does not know it was HEAD) and then closes: tell them apart by what follows.
     const headAnswer = head && responses.length === 0 && (rest.length === 0 || rest.subarray(0, 7).toString('latin1') === 'HTTP/1.');
@@ -113,9 +106,37 @@ function parseResponses(data: Buffer, head: boolean): RawResponse[] {
       body = rest.subarray(0, length);
       rest = rest.subarray(length);
     }
-    if (!informational) responses.push({ status: Number(status[1]), headers, body: body.toString('utf8') });
+    if (!informational) responses.push({ status, headers, body: body.toString('utf8') });
     // What follows an event stream's head is its events, cut off where the client stopped reading.
     if (headers['content-type']?.startsWith('text/event-stream')) break;
   }
   return responses;
+}
+
+/** A response's status line and headers, if all of them are in `data`; `rest` is what follows. */
+function parseHead(data: Buffer): { status: number; headers: Record<string, string>; rest: Buffer } | undefined {
+  const end = data.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine, ...lines] = data.subarray(0, end).toString('latin1').split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine!);
+  if (!status) throw new Error(`not an HTTP response: ${statusLine}`);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(status[1]), headers, rest: data.subarray(end + 4) };
+}
+
+/**
+ * The first whole answer at the start of `data` (its head and a body framed by Content-Length)
+ * and the bytes after it, or undefined while it is not all in: for a connection kept open.
+ */
+export function takeResponse(data: Buffer): { response: RawResponse; rest: Buffer } | undefined {
+  const parsed = parseHead(data);
+  if (!parsed) return undefined;
+  const length = Number(parsed.headers['content-length'] ?? 0);
+  if (parsed.rest.length < length) return undefined;
+  const response = { status: parsed.status, headers: parsed.headers, body: parsed.rest.subarray(0, length).toString('utf8') };
+  return { response, rest: parsed.rest.subarray(length) };
 }

@@ -3,8 +3,10 @@ import type { Redis } from 'ioredis';
 import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
 import type { PublisherConfig } from './config.js';
+import { limitConnections, requestDeadlines } from './connection-limits.js';
 import { clientErrorHandler, refuseConnect, sendError } from './http-errors.js';
 import { useExplainedJsonParser } from './json-body.js';
+import { refuseForeignHost } from './loopback-host.js';
 import { PublisherMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
 import { RecordQuota } from './record-quota.js';
@@ -79,10 +81,16 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     trustProxy: config.HERALD_TRUSTED_PROXIES.length > 0 ? config.HERALD_TRUSTED_PROXIES : false,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     clientErrorHandler,
-    // Node would refuse an HTTP/1.1 request without Host itself, with an empty body; the onRequest
-    // hook below refuses it in Herald's error shape instead (RFC 9112 section 3.2 wants a 400).
-    http: { requireHostHeader: false },
+    // A request must arrive in full within HERALD_BODY_TIMEOUT_MS, or 408 (see connection-limits.ts).
+    requestTimeout: config.HERALD_BODY_TIMEOUT_MS,
+    http: {
+      // Node would refuse an HTTP/1.1 request without Host itself, with an empty body; the onRequest
+      // hook below refuses it in Herald's error shape instead (RFC 9112 section 3.2 wants a 400).
+      requireHostHeader: false,
+      ...requestDeadlines(config.HERALD_BODY_TIMEOUT_MS),
+    },
   });
+  limitConnections(app, config);
   if (onRoute) app.addHook('onRoute', onRoute);
   // Two answers Node would give itself, outside Herald's error shape: 417 with no body for an
   // Expect other than 100-continue (RFC 9110 lets a server ignore it instead, as Node's own
@@ -107,6 +115,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   // JSON only: Fastify's built-in text/plain parser would let a non-JSON body through.
   app.removeContentTypeParser('text/plain');
   useExplainedJsonParser(app);
+
+  // Without keys, only requests addressed to this machine (DNS rebinding: see loopback-host.ts).
+  if (keyRing.open) app.addHook('onRequest', refuseForeignHost);
 
   const context: AppContext = {
     config,

@@ -110,9 +110,3 @@ function keyEntry(key: string, role: Role, pattern: string | undefined): KeyEntr
 export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
-
-/** True for a HOST that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}

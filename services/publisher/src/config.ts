@@ -68,6 +68,35 @@ export const publisherEnv = {
   HERALD_TRUSTED_PROXIES: envList().superRefine((list, ctx) => {
     for (const entry of list) if (!isAddressOrRange(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR range` });
   }),
+  /**
+   * How long a request may take to arrive in full, head and body, in ms; past it the answer is
+   * 408 HERALD_ERR_REQUEST_TIMEOUT and the connection is closed. Default 10000: a 1 MiB batch
+   * then needs about 100 KiB/s. A live stream's request is complete once its head is in, so this
+   * never cuts the stream itself.
+   */
+  HERALD_BODY_TIMEOUT_MS: envInt(10_000, 100, 600_000),
+  /**
+   * Most connections held open at once (Node's server.maxConnections); a connection beyond it is
+   * closed as soon as it is made, without an answer. Default 1000: a publisher behind a load
+   * balancer sees that balancer's pooled connections (tens), upstream apps with keep-alive pools
+   * a few hundred; 1000 leaves that room and keeps what slow or idle clients can hold to a
+   * twentieth of the file handles a process may open here (`ulimit -n` 20000; Node raises its
+   * soft limit to the hard one), with room left for Redis connections (one per live stream).
+   */
+  HERALD_MAX_CONNECTIONS: envInt(1000, 1, 1_000_000),
+  /**
+   * Most live streams (`GET /v1/stream`) open at once in this process; beyond it 429. Default
+   * 100: each holds a Redis connection of its own (Redis allows 10000 clients by default, shared
+   * with every replica and worker) and an HTTP connection; the streams are for people watching
+   * (the CLI's `tail`), not for services.
+   */
+  HERALD_MAX_STREAMS: envInt(100, 1, 10_000),
+  /**
+   * Most live streams open at once per API key (per client address without keys), in this
+   * process; beyond it 429. Default 10: a few terminals and tabs per person, while a script that
+   * reconnects without closing cannot take every stream the process allows.
+   */
+  HERALD_MAX_STREAMS_PER_KEY: envInt(10, 1, 10_000),
 };
 
 /** `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`. */

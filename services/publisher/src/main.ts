@@ -1,6 +1,6 @@
 import { connectRedis, createLogger, exitOnSignals, loadConfig } from '@herald/shared';
 import { buildApp } from './app.js';
-import { isLoopbackHost } from './auth.js';
+import { isLoopbackHost } from './loopback-host.js';
 import { publisherEnv } from './config.js';
 
 /** The publisher's entry point: config, Redis, HTTP, and signal handling. */

@@ -3,14 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HeraldError } from '@herald/shared';
 import type { KeyRing } from '../auth.js';
 import { SESSION_COOKIE, SESSION_TTL_MS, readCookie, type DashboardSessions } from '../dashboard/session.js';
+import { PAGE_HEADERS } from '../page-headers.js';
 
 const PAGE = readFileSync(new URL('../dashboard/index.html', import.meta.url), 'utf8');
 const SCRIPT = readFileSync(new URL('../dashboard/app.js', import.meta.url), 'utf8');
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
 
 /**
  * `/dashboard`, for admins: a page that signs in with an admin key (the key is posted once and
@@ -23,9 +19,9 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
   const open = { config: { public: true } };
   const sessionOf = (request: FastifyRequest) => readCookie(request.headers.cookie, SESSION_COOKIE);
 
-  app.get('/dashboard', open, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(PAGE));
+  app.get('/dashboard', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE));
   app.get('/dashboard/app.js', open, async (_request, reply) =>
-    reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
+    reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
   );
 
   app.get('/dashboard/session', open, async (request) => ({

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { HeraldError, decodeEntry, isStreamId, readStreamInfo } from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
+import { STREAM_RETRY_AFTER_S, StreamSlots } from '../stream-slots.js';
 
 /** Longest a read waits before looking again, and how often a quiet stream sends a heartbeat. */
 const BLOCK_MS = 5000;
@@ -17,10 +18,12 @@ const EVENT_STREAM_HEADERS = {
  * `GET /v1/stream` (admin): server-sent events, one per new entry of the stream, from now or
  * from `?from=<stream id>` (or the `Last-Event-ID` a reconnecting EventSource sends). Each event
  * carries the entry's id, type, userId, channels and ts; never contact data or content.
- * Each client reads on a connection of its own, closed the moment the client goes away.
+ * Each client reads on a connection of its own, closed the moment the client goes away; at most
+ * HERALD_MAX_STREAMS streams are open at once, HERALD_MAX_STREAMS_PER_KEY per caller.
  */
-export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
+export function liveStreamRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
   const open = new Set<() => void>();
+  const slots = new StreamSlots({ total: config.HERALD_MAX_STREAMS, perCaller: config.HERALD_MAX_STREAMS_PER_KEY });
   // The publisher's shutdown waits for requests in flight; a live stream never ends by itself.
   app.addHook('preClose', async () => {
     for (const end of open) end();
@@ -44,6 +47,11 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     // stream for it would never send its head (Node holds it back until a body write) nor end,
     // and would hold a Redis connection for as long as the client stayed.
     if (request.method === 'HEAD') return reply.headers(EVENT_STREAM_HEADERS).send();
+    const slot = slots.take(request.caller);
+    if ('refusal' in slot) {
+      reply.header('retry-after', String(STREAM_RETRY_AFTER_S));
+      throw slot.refusal;
+    }
     // Fails fast while Redis is away (no offline queue), so the loop keeps sending heartbeats.
     const reader = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: undefined });
     reader.on('error', () => undefined); // reconnects by itself; the loop below reports nothing to the client
@@ -51,6 +59,7 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys }: AppConte
     const end = () => {
       if (closed) return;
       closed = true;
+      slot.release();
       reader.disconnect();
       reply.raw.end();
     };

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { PAGE_HEADERS } from '../page-headers.js';
 
 const file = (name: string) => readFileSync(new URL(`../demo/${name}`, import.meta.url), 'utf8');
 const PAGE = file('index.html');
 const SCRIPT = file('app.js');
 const WORKER = file('sw.js');
-const HEADERS = { 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:", 'x-content-type-options': 'nosniff' };
 
 /**
  * `/demo`: a page and a service worker that subscribe a real browser with the publisher's VAPID
@@ -14,9 +14,9 @@ const HEADERS = { 'content-security-policy': "default-src 'self'; style-src 'sel
  */
 export function pushDemoRoutes(app: FastifyInstance): void {
   const open = { config: { public: true } };
-  const page = async (_request: unknown, reply: import('fastify').FastifyReply) => reply.headers(HEADERS).type('text/html; charset=utf-8').send(PAGE);
+  const page = async (_request: unknown, reply: import('fastify').FastifyReply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE);
   app.get('/demo', open, page);
   app.get('/demo/', open, page);
-  app.get('/demo/app.js', open, async (_request, reply) => reply.headers(HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT));
-  app.get('/demo/sw.js', open, async (_request, reply) => reply.headers(HEADERS).type('text/javascript; charset=utf-8').send(WORKER));
+  app.get('/demo/app.js', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT));
+  app.get('/demo/sw.js', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(WORKER));
 }
