@@ -101,6 +101,20 @@ describe('dashboard sessions', () => {
     expect(state.json()).toEqual({ signedIn: false, open: false, canSignIn: false });
   });
 
+  it('signing in again replaces the session; a session spends its admin key\'s budget', async () => {
+    await ctx.restart({ HERALD_RATE_LIMIT: '4' });
+    const first = await signIn(ctx.pub);
+    const headers = { cookie: first };
+    const second = (await ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers, payload: { key: 'ak' } })).headers['set-cookie'];
+    expect(await reach(ctx.pub, first)).toEqual([401, 401]);
+    const cookie = String(second).split(';')[0]!;
+    expect(await ctx.pub.admin.keys(ctx.pub.keys.dashboardSession('*'))).toHaveLength(1);
+    // The key's own requests and the session's draw on one budget of 4 a minute.
+    for (let i = 0; i < 3; i++) expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { authorization: 'Bearer ak' } })).statusCode).toBe(200);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(200);
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(429);
+  });
+
   it('a publish key cannot sign in', async () => {
     const res = await ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', payload: { key: 'pk' } });
     expect(res.statusCode).toBe(401);

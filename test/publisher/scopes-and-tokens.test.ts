@@ -81,6 +81,35 @@ describe('a key scoped to a pattern of user ids', () => {
     expect(entries.map(([, fields]) => fields[fields.indexOf('userId') + 1])).toEqual(['beta-1']);
   });
 
+  it("learns nothing of another tenant's notification id, and cannot replace its record, however old", async () => {
+    await ctx.restart({ HERALD_IDEMPOTENCY_TTL_S: '1' });
+    const acme = as(ctx.pub, 'acme-key');
+    const beta = as(ctx.pub, 'beta-key');
+    const first = await acme('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'b' });
+    expect(first.statusCode).toBe(202);
+    const record = await ctx.pub.admin.hgetall(ctx.pub.keys.notification('order-1'));
+
+    const taken = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'beta-1', type: 't', body: 'b' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().error.message).toBe('Notification id order-1 is taken; use a new id (ids are shared by every key: prefix yours, such as acme:order-1)');
+    expect(taken.body).not.toContain(first.json().streamId);
+    // The same content gets the same answer: whether it would be a duplicate is not told either.
+    const same = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'b' });
+    expect(same.statusCode).toBe(403);
+    const inBatch = await beta('POST', '/v1/notifications/batch', { notifications: [{ id: 'order-1', userId: 'beta-1', type: 't', body: 'b' }] });
+    expect(inBatch.json().results[0].error.message).toContain('is taken');
+
+    // Past the idempotency window the record is still the tenant's: not replaced, not deleted.
+    await expect.poll(async () => (await acme('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'other' })).statusCode, { timeout: 5000, interval: 200 }).toBe(202);
+    const later = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'beta-1', type: 't', body: 'b' });
+    expect(later.statusCode).toBe(409);
+    expect(await ctx.pub.admin.hget(ctx.pub.keys.notification('order-1'), 'uid')).toBe(record.uid);
+    expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(2);
+    // An unscoped key reaches every user, so ids are its own to reuse as before.
+    const global = await as(ctx.pub, 'any-key')('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'other' });
+    expect(global.statusCode).toBe(200);
+  });
+
   it('matches the whole user id, * standing for any run of characters', () => {
     const scope = userScope('acme-*');
     expect(['acme-', 'acme-1', 'acme-a:b*c'].map(scope)).toEqual([true, true, true]);
@@ -102,7 +131,8 @@ describe('a key scoped to a pattern of user ids', () => {
       }
     };
     expect(lines({ HERALD_API_KEYS: 'secret-key:' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry ends with a colon/)]);
-    expect(lines({ HERALD_API_KEYS: ':acme-*' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry with the scope "acme-\*" has no key/)]);
+    expect(lines({ HERALD_API_KEYS: ':secret-text' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry starts with a colon/)]);
+    expect(lines({ HERALD_API_KEYS: ':secret-text' }).join()).not.toContain('secret-text');
     expect(lines({ HERALD_ADMIN_KEYS: 'admin-secret:acme-*' })).toEqual([expect.stringMatching(/^HERALD_ADMIN_KEYS: an admin key takes no scope/)]);
     expect(lines({ HERALD_API_KEYS: 'secret-key:' }).join()).not.toContain('secret-key');
     expect(lines({ HERALD_USER_TOKEN_SECRETS: 'short' })).toEqual([expect.stringMatching(/^HERALD_USER_TOKEN_SECRETS: each secret needs at least 32/)]);
@@ -182,10 +212,13 @@ describe("deleting a user's data", () => {
     expect(emptied.json().error.issues.map((i: { path: string }) => i.path)).toEqual(['email', 'phone', 'preferences']);
     const dropsPhone = await key('PUT', '/v1/users/u1', { email: 'new@example.com', preferences: {} });
     expect(dropsPhone.statusCode).toBe(403);
-    expect(dropsPhone.json().error.issues).toEqual([{ path: 'phone', message: expect.stringContaining('admin key') }]);
+    expect(dropsPhone.json().error.issues).toEqual([
+      { path: 'phone', message: expect.stringContaining('admin key') },
+      { path: 'preferences', message: expect.stringContaining('admin key') },
+    ]);
     expect(await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'))).toEqual(stored);
 
-    const replaced = await key('PUT', '/v1/users/u1', { email: 'new@example.com', phone: '+14155550100', preferences: {} });
+    const replaced = await key('PUT', '/v1/users/u1', { email: 'new@example.com', phone: '+14155550100', preferences: { '*': { sms: true } } });
     expect(replaced.statusCode).toBe(200);
     expect((await key('DELETE', '/v1/users/u1')).statusCode).toBe(403);
     const byAdmin = await as(ctx.pub, 'ak')('PUT', '/v1/users/u1', {});

@@ -167,8 +167,10 @@ describe('push driver against a Web Push service', () => {
       const err = driver.classify(await rejection(driver.send(notification('p-rebind'), targetOf(driver, subscription), never())));
       expect(err).toBeInstanceOf(DeliveryError);
       expect(err.kind).toBe('permanent');
-      expect(err.message).toMatch(/push\.herald\.test resolves to the private address/);
+      expect(err.message).toMatch(/push\.herald\.test resolves to a private address; refused/);
+      // Neither the subscription's secret path nor the private address it resolved to.
       expect(err.message).not.toContain('/push/');
+      for (const { address } of addresses) expect(err.message).not.toContain(address);
       expect(named.received).toHaveLength(0);
 
       // The same name, resolved the same way, with private addresses allowed reaches the service
@@ -197,7 +199,7 @@ describe('push driver against a Web Push service', () => {
       });
       expect(err).toBeInstanceOf(DeliveryError);
       expect(classifyPushError(err).kind).toBe('permanent');
-      expect((err as Error).message).toContain('127.0.0.1');
+      expect((err as Error).message).toBe('push endpoint host localhost resolves to a private address; refused (HERALD_ALLOW_PRIVATE_PUSH is off)');
     } finally {
       agent.destroy();
     }

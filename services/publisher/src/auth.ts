@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeraldError } from '@herald/shared';
-import { EVERY_USER, parseScopedKey, userScope, type UserScope } from './user-scope.js';
+import { EVERY_USER, luaScopePattern, parseScopedKey, userScope, type UserScope } from './user-scope.js';
 
 /** What a route needs: `publish` (an API key of either kind) or `admin`. */
 export type Role = 'publish' | 'admin';
@@ -15,6 +15,8 @@ export interface Principal {
   caller: string;
   /** Whether it may act on this user (read, change, publish to). */
   mayActOn: UserScope;
+  /** The same scope as a Lua pattern (see luaScopePattern); undefined for every user. */
+  luaScope?: string | undefined;
   /** How refusals name it: "this key's scope acme-*", "this user token". */
   describe: string;
 }
@@ -67,6 +69,7 @@ export class KeyRing {
       role: matched.role,
       caller: `key:${matched.id}`,
       mayActOn: matched.role === 'admin' ? EVERY_USER : matched.scope,
+      luaScope: matched.role === 'admin' ? undefined : luaScopePattern(matched.pattern),
       describe: scoped ? `this key's scope (${matched.pattern})` : 'this key',
     };
   }

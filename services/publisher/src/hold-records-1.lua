@@ -12,8 +12,6 @@ local added = {}
 for i = 4, #ARGV do
   if redis.call('ZADD', key, 'NX', expires, ARGV[i]) == 1 then
     added[#added + 1] = ARGV[i]
-  else
-    redis.call('ZADD', key, 'XX', expires, ARGV[i])
   end
 end
 local held = redis.call('ZCARD', key)
@@ -21,6 +19,10 @@ if held > cap and #added > 0 then
   redis.call('ZREM', key, unpack(added))
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   return { held - #added, math.max(0, math.ceil(tonumber(oldest[2] or now) - now)) }
+end
+-- Held: ids held before now live as long as the records a publish may have renewed.
+for i = 4, #ARGV do
+  redis.call('ZADD', key, 'XX', 'GT', expires, ARGV[i])
 end
 redis.call('PEXPIREAT', key, redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
 return { 0 }

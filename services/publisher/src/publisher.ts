@@ -15,7 +15,17 @@ const PUBLISH_SCRIPT = readFileSync(new URL('./publish-batch.lua', import.meta.u
 
 export type PublishOutcome =
   | { status: 'accepted' | 'duplicate'; id: string; streamId: string }
-  | { status: 'mismatch'; id: string; streamId: string };
+  | { status: 'mismatch'; id: string; streamId: string }
+  | { status: 'taken'; id: string; streamId: '' };
+
+/**
+ * A notification to publish, with the publishing key's scope as a Lua pattern (luaScopePattern;
+ * undefined for every user): an id whose record is another tenant's is answered `taken`.
+ */
+export interface ScopedNotification {
+  n: Notification;
+  scope: string | undefined;
+}
 
 export interface PublisherOptions {
   redis: Redis;
@@ -35,7 +45,7 @@ type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]
 /** Appends notifications to the stream, once per id (see publish-batch.lua). */
 export class Publisher {
   /** Single publishes waiting for the next script call. */
-  private waiting: { n: Notification; resolve: (outcome: PublishOutcome) => void; reject: (err: unknown) => void }[] = [];
+  private waiting: (ScopedNotification & { resolve: (outcome: PublishOutcome) => void; reject: (err: unknown) => void })[] = [];
 
   constructor(private readonly options: PublisherOptions) {
     options.redis.defineCommand('heraldPublish', { lua: PUBLISH_SCRIPT });
@@ -66,9 +76,9 @@ export class Publisher {
    * script call: at thousands of single requests a second, a Redis write and read each cost
    * more than the rest of the request (see bench/README.md).
    */
-  publish(n: Notification): Promise<PublishOutcome> {
+  publish(n: Notification, scope?: string): Promise<PublishOutcome> {
     return new Promise<PublishOutcome>((resolve, reject) => {
-      this.waiting.push({ n, resolve, reject });
+      this.waiting.push({ n, scope, resolve, reject });
       if (this.waiting.length === 1) setImmediate(() => this.publishWaiting());
     });
   }
@@ -78,7 +88,7 @@ export class Publisher {
     this.waiting = [];
     for (let from = 0; from < waiting.length; from += MAX_NOTIFICATIONS_A_CALL) {
       const part = waiting.slice(from, from + MAX_NOTIFICATIONS_A_CALL);
-      this.publishMany(part.map((w) => w.n)).then(
+      this.publishMany(part).then(
         (outcomes) => part.forEach((w, i) => w.resolve(outcomes[i]!)),
         (err: unknown) => part.forEach((w) => w.reject(err)),
       );
@@ -86,7 +96,8 @@ export class Publisher {
   }
 
   /** Publish several in one script call (one round trip); outcomes in order. */
-  async publishMany(notifications: Notification[]): Promise<PublishOutcome[]> {
+  async publishMany(scoped: readonly ScopedNotification[]): Promise<PublishOutcome[]> {
+    const notifications = scoped.map((s) => s.n);
     const { keys, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
     // On the connection, not in a pipeline: ioredis sends a script in a pipeline as EVAL with
     // its whole text every time, and on the connection as EVALSHA once it is known there.
@@ -95,21 +106,21 @@ export class Publisher {
         1 + notifications.length,
         keys.stream, ...notifications.map((n) => keys.notification(n.id)),
         idempotencyTtlS * 1000, recordTtlS, streamMaxLen,
-        ...notifications.flatMap((n) => this.args(n)),
+        ...scoped.flatMap(({ n, scope }) => this.args(n, scope)),
       ),
     );
     return (replies as [string, string][]).map(([status, streamId], i) => ({
-      status: status as PublishOutcome['status'],
+      status,
       id: notifications[i]!.id,
       streamId,
-    }));
+    }) as PublishOutcome);
   }
 
   /** A notification's part of the script's arguments, in publish-batch.lua's order. */
-  private args(n: Notification): (string | number)[] {
+  private args(n: Notification, scope: string | undefined): (string | number)[] {
     // The fingerprint covers what the caller asked for, not when it arrived.
     const { ts: _ts, ...content } = n;
     const fields = encodeEntry(n);
-    return [fingerprint(content), n.ts, n.userId, n.type, fields.length, ...fields];
+    return [fingerprint(content), n.ts, n.userId, n.type, scope ?? '', fields.length, ...fields];
   }
 }

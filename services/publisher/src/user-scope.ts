@@ -23,10 +23,22 @@ export function parseScopedKey(entry: string): ScopedKey | { problem: string } {
   const key = entry.slice(0, colon);
   const pattern = entry.slice(colon + 1);
   // The key itself is never quoted back: the message names the entry by its scope only.
-  if (key === '') return { problem: `an entry with the scope "${pattern}" has no key before the colon` };
+  // Nothing of the entry is quoted: what looks like a scope may be a key's own text.
+  if (key === '') return { problem: 'an entry starts with a colon: write key:pattern (such as key1:acme-*), or the key alone' };
   if (pattern === '') return { problem: 'an entry ends with a colon but names no scope: write key:pattern (such as acme-*), or the key alone' };
   if (/[\u0000-\u001f\u007f]/.test(pattern)) return { problem: `the scope of an entry holds a control character` };
   return { key, pattern };
+}
+
+/**
+ * The same scope as a Lua pattern, anchored, for scripts that must decide inside Redis (the
+ * publish script, about a record another key made): every ASCII character but letters and digits
+ * is escaped, and `*` becomes `.*`. Undefined for a scope of every user.
+ */
+export function luaScopePattern(pattern: string | undefined): string | undefined {
+  if (pattern === undefined || pattern === '*') return undefined;
+  const body = [...pattern].map((c) => (c === '*' ? '.*' : /[\x00-\x7f]/.test(c) && !/[A-Za-z0-9]/.test(c) ? `%${c}` : c)).join('');
+  return `^${body}$`;
 }
 
 /** The scope a pattern describes; matched against the whole user id. */

@@ -48,7 +48,7 @@ class PublicOnlyAgent extends Agent {
     const host = options.host ?? 'localhost';
     const origin = `https://${isIP(host) === 6 ? `[${host}]` : host}${options.port && Number(options.port) !== 443 ? `:${options.port}` : ''}`;
     if (isIP(host) && isPrivateAddress(host)) {
-      const err = refusal(`push endpoint ${origin} is the private address ${host}`);
+      const err = refusal(`push endpoint ${origin} is a private address`);
       // Node's agent always passes a callback; a caller without one gets the refusal thrown.
       if (!callback) throw err;
       callback(err, undefined as never);
@@ -59,7 +59,7 @@ class PublicOnlyAgent extends Agent {
     socket.prependOnceListener('connect', () => {
       const remote = socket.remoteAddress;
       if (remote === undefined || !isIP(remote) || isPrivateAddress(remote)) {
-        socket.destroy(refusal(`push endpoint ${origin} connected to ${remote ?? 'a socket with no IP address'}, which is not a public address`));
+        socket.destroy(refusal(`push endpoint ${origin} reached an address that is not public`));
       }
     });
     return socket;
@@ -77,8 +77,10 @@ function publicOnlyLookup(resolve: typeof dnsLookup) {
   return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      const refused = addresses.find((a) => isPrivateAddress(a.address));
-      if (refused) return callback(refusal(`push endpoint host ${hostname} resolves to the private address ${refused.address}`), []);
+      const refused = addresses.some((a) => isPrivateAddress(a.address));
+      // The address itself is not named: the error reaches whoever registered the endpoint, who
+      // must not learn the addresses of names inside Herald's network.
+      if (refused) return callback(refusal(`push endpoint host ${hostname} resolves to a private address`), []);
       const first = addresses[0];
       if (options.all) callback(null, addresses);
       else if (first) callback(null, first.address, first.family);

@@ -7,8 +7,10 @@ import { redisCall } from '../redis-call.js';
  * Dashboard sessions, kept in Redis: signing in with an admin key makes a random id (256 bits)
  * stored for SESSION_TTL_MS; the browser's HttpOnly, SameSite=Strict cookie carries only that id,
  * so it can be neither forged nor used to test guesses of a key. Redis holds the id's SHA-256,
- * not the id, with the fingerprint of the admin keys it was made under: signing out deletes it,
- * and changing HERALD_ADMIN_KEYS ends every session. With no admin key there is no session.
+ * not the id, with the fingerprint of the admin keys it was made under and the name of the key
+ * signed in with (so a session spends that key's budgets, however often one signs in): signing
+ * out deletes it, and changing HERALD_ADMIN_KEYS ends every session. With no admin key there is
+ * no session.
  */
 export const SESSION_COOKIE = 'herald_session';
 export const SESSION_TTL_MS = 8 * 3600 * 1000;
@@ -33,22 +35,23 @@ export class DashboardSessions {
     return this.adminKeys.length > 0;
   }
 
-  /** A new session; its id goes into the cookie. */
-  async create(): Promise<string> {
+  /** A new session for the admin key named `caller` (`key:<key id>`); its id goes into the cookie. */
+  async create(caller: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    await redisCall(this.redis.set(this.keys.dashboardSession(sha256(id)), this.fingerprint, 'PX', SESSION_TTL_MS));
+    await redisCall(this.redis.set(this.keys.dashboardSession(sha256(id)), `${this.fingerprint} ${caller}`, 'PX', SESSION_TTL_MS));
     return id;
   }
 
   /**
-   * The session's name for the rate limit (`session:<first 64 bits of the id's SHA-256>`) when
-   * `id` is a live session made under the current admin keys; undefined otherwise.
+   * The name of the key the session was made with (`key:<key id>`, for the rate limit and the
+   * other per-key limits) when `id` is a live session made under the current admin keys;
+   * undefined otherwise.
    */
   async check(id: string | undefined): Promise<string | undefined> {
     if (!this.enabled || id === undefined || !SESSION_ID.test(id)) return undefined;
-    const digest = sha256(id);
-    const stored = await redisCall(this.redis.get(this.keys.dashboardSession(digest)));
-    return stored === this.fingerprint ? `session:${digest.slice(0, 16)}` : undefined;
+    const stored = await redisCall(this.redis.get(this.keys.dashboardSession(sha256(id))));
+    const [fingerprint, caller] = (stored ?? '').split(' ');
+    return fingerprint === this.fingerprint && caller ? caller : undefined;
   }
 
   /** Sign out: the id is no longer accepted anywhere. */

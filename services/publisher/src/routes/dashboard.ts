@@ -36,11 +36,14 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
       throw new HeraldError('HERALD_ERR_FORBIDDEN', 'No admin key is configured (HERALD_ADMIN_KEYS), so nobody can sign in to the dashboard');
     }
     const key = typeof request.body?.key === 'string' ? request.body.key : '';
-    if (keyRing.find(key)?.role !== 'admin') throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'That is not an admin key');
+    const admin = keyRing.find(key);
+    if (admin?.role !== 'admin') throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'That is not an admin key');
+    // Signing in again replaces this browser's session rather than adding one beside it.
+    await sessions.end(sessionOf(request));
     const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header(
       'set-cookie',
-      `${SESSION_COOKIE}=${await sessions.create()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+      `${SESSION_COOKIE}=${await sessions.create(admin.caller)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
     );
     return { signedIn: true };
   });

@@ -32,11 +32,22 @@ function issueShare(refusedItems: number): number {
   return Math.max(1, Math.min(MAX_ISSUES, Math.floor(BATCH_ISSUES / Math.max(1, refusedItems))));
 }
 
-function mismatch(outcome: PublishOutcome): HeraldError {
-  return new HeraldError(
-    'HERALD_ERR_IDEMPOTENCY_MISMATCH',
-    `Notification id ${outcome.id} was already used for a different notification (entry ${outcome.streamId}); use a new id`,
-  );
+/** The 409 for an id already used: by this caller's notification of other content, or by another tenant's. */
+function idRefusal(outcome: PublishOutcome): HeraldError | undefined {
+  if (outcome.status === 'mismatch') {
+    return new HeraldError(
+      'HERALD_ERR_IDEMPOTENCY_MISMATCH',
+      `Notification id ${outcome.id} was already used for a different notification (entry ${outcome.streamId}); use a new id`,
+    );
+  }
+  if (outcome.status === 'taken') {
+    // Nothing about the other notification: not its entry, nor whether it is a duplicate.
+    return new HeraldError(
+      'HERALD_ERR_IDEMPOTENCY_MISMATCH',
+      `Notification id ${outcome.id} is taken; use a new id (ids are shared by every key: prefix yours, such as acme:${outcome.id})`,
+    );
+  }
+  return undefined;
 }
 
 /** A batch's weight against HERALD_RATE_LIMIT besides the one unit every request pays: a unit per
@@ -60,8 +71,9 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
       assertMayActOn(request.principal, valid.userId);
       const notification = publisher.toNotification(valid, headerKey, Date.now());
       await holdRecords(request, reply, [notification.id]);
-      const outcome = await publisher.publish(notification);
-      if (outcome.status === 'mismatch') throw mismatch(outcome);
+      const outcome = await publisher.publish(notification, request.principal.luaScope);
+      const refusal = idRefusal(outcome);
+      if (refusal) throw refusal;
       metrics.published.inc({ outcome: outcome.status });
       return reply.code(outcome.status === 'accepted' ? 202 : 200).send({ id: outcome.id, streamId: outcome.streamId });
     } catch (err) {
@@ -81,8 +93,9 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     items.forEach((item, index) => {
       const parsed = publishRequestSchema.safeParse(item);
       if (parsed.success && !request.principal.mayActOn(parsed.data.userId)) {
-        const error = new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: user ${parsed.data.userId} is outside ${request.principal.describe}`);
-        results[index] = error.toBody();
+        const message = `user ${parsed.data.userId} is outside ${request.principal.describe}`;
+        const issues = [{ path: `notifications.${index}.userId`, message }];
+        refused.push({ index, error: new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: ${message}`, issues) });
       } else if (parsed.success) {
         valid.push({ index, notification: publisher.toNotification(parsed.data, undefined, now) });
       } else {
@@ -95,17 +108,18 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     await holdRecords(request, reply, valid.map((v) => v.notification.id));
     let outcomes: PublishOutcome[];
     try {
-      outcomes = valid.length ? await publisher.publishMany(valid.map((v) => v.notification)) : [];
+      const scope = request.principal.luaScope;
+      outcomes = valid.length ? await publisher.publishMany(valid.map((v) => ({ n: v.notification, scope }))) : [];
     } catch (err) {
       metrics.published.inc({ outcome: 'unavailable' }, items.length);
       throw err;
     }
     outcomes.forEach((outcome, i) => {
       const index = valid[i]!.index;
-      results[index] =
-        outcome.status === 'mismatch'
-          ? mismatch(outcome).toBody()
-          : { id: outcome.id, streamId: outcome.streamId, status: outcome.status };
+      const refusal = idRefusal(outcome);
+      results[index] = refusal
+        ? refusal.toBody()
+        : { id: outcome.id, streamId: outcome.streamId, status: outcome.status as 'accepted' | 'duplicate' };
     });
     let succeeded = 0;
     for (const result of results) {

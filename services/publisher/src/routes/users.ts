@@ -66,7 +66,10 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
    */
   async function refuseRemoval(userId: string, fields: Record<string, string>): Promise<void> {
     const stored = await redisCall(redis.hmget(keys.user(userId), ...STORED_FIELDS));
-    const removed = STORED_FIELDS.filter((field, i) => stored[i] != null && fields[field] === undefined);
+    // Preferences emptied to {} are removed as much as preferences left out.
+    const removed = STORED_FIELDS.filter(
+      (field, i) => stored[i] != null && stored[i] !== '{}' && (fields[field] === undefined || (field === 'prefs' && fields.prefs === '{}')),
+    );
     if (removed.length === 0) return;
     const names = removed.map((field) => FIELD_NAMES[field]).join(', ');
     throw new HeraldError(
