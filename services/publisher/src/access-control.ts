@@ -59,17 +59,18 @@ export function useAccessControl(app: FastifyInstance, authenticator: Authentica
     request.caller = `ip:${request.ip}`;
     if (!route.public) {
       try {
-        const principal = await authenticator.authenticate(request);
+        const found = authenticator.authenticate(request);
+        const principal = found instanceof Promise ? await found : found;
         authorizeRoute(principal, route, (request.params as { userId?: string } | undefined)?.userId);
         request.principal = principal;
         request.caller = principal.caller;
       } catch (refusal) {
         const refused = refusal instanceof HeraldError && (refusal.status === 401 || refusal.status === 403);
-        if (refused && !route.unlimited) await spendBudget(request, reply, 1);
+        if (refused && !route.unlimited && perMinute > 0) await spendBudget(request, reply, 1);
         throw refusal;
       }
     }
-    if (!route.unlimited) await spendBudget(request, reply, 1);
+    if (!route.unlimited && perMinute > 0) await spendBudget(request, reply, 1);
   });
   return spendBudget;
 }

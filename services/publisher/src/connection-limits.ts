@@ -31,7 +31,9 @@ export function requestDeadlines(bodyTimeoutMs: number): { requestTimeout: numbe
  */
 export function limitConnections(app: FastifyInstance, config: PublisherConfig): void {
   app.server.maxConnections = config.HERALD_MAX_CONNECTIONS;
-  app.addHook('onSend', async (request, reply) => {
+  // A callback hook: it runs on every answer, and a promise each would cost more than the check.
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.raw.complete) reply.header('connection', 'close');
+    done(null, payload);
   });
 }

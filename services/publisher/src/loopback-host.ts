@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HeraldError } from '@herald/shared';
 
 const LOOPBACK = new BlockList();
@@ -31,14 +31,15 @@ export function isLoopbackHost(host: string): boolean {
  * sends that name in Host, so a Host that is not a loopback name or address is refused. HTTP/1.0
  * may come without Host (no browser sends that); HTTP/1.1 without one is refused by the auth hook.
  */
-export async function refuseForeignHost(request: FastifyRequest): Promise<void> {
+export function refuseForeignHost(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   const host = request.headers.host;
-  if (host === undefined || isLoopbackHost(host)) return;
+  // A callback hook, not an async one: it runs on every request, and a promise each costs more than the check.
+  if (host === undefined || isLoopbackHost(host)) return done();
   const shown = host.length > 100 ? `${host.slice(0, 99)}…` : host;
-  throw new HeraldError(
+  done(new HeraldError(
     'HERALD_ERR_FORBIDDEN',
     `Host ${JSON.stringify(shown)} is not this machine: with no API key set, the publisher answers only requests ` +
       'addressed to localhost, 127.0.0.1 or [::1], so that no web page can reach it through DNS rebinding; ' +
       'use http://127.0.0.1:<port>, or set HERALD_API_KEYS',
-  );
+  ));
 }

@@ -32,6 +32,11 @@ export class RecordQuota {
     }
   }
 
+  /** Whether HERALD_MAX_RECORDS_PER_KEY is set: callers skip `take` (and its promise) when not. */
+  get enabled(): boolean {
+    return this.hold !== undefined;
+  }
+
   /** Let `caller` hold the records of `ids`, or throw 429 (with when to retry) when over its cap. */
   async take(caller: string, ids: readonly string[], onRefused: (retryAfterS: number) => void): Promise<void> {
     if (!this.hold || ids.length === 0) return;

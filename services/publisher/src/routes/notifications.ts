@@ -70,7 +70,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
       const valid = parseOrThrow(publishRequestSchema, request.body, 'The notification');
       assertMayActOn(request.principal, valid.userId);
       const notification = publisher.toNotification(valid, headerKey, Date.now());
-      await holdRecords(request, reply, [notification.id]);
+      if (records.enabled) await holdRecords(request, reply, [notification.id]);
       const outcome = await publisher.publish(notification, request.principal.luaScope);
       const refusal = idRefusal(outcome);
       if (refusal) throw refusal;
@@ -105,7 +105,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     });
     const share = issueShare(refused.length);
     for (const { index, error } of refused) results[index] = error.toBody(share);
-    await holdRecords(request, reply, valid.map((v) => v.notification.id));
+    if (records.enabled) await holdRecords(request, reply, valid.map((v) => v.notification.id));
     let outcomes: PublishOutcome[];
     try {
       const scope = request.principal.luaScope;
