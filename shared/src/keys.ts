@@ -27,7 +27,7 @@ export interface Keys {
   group(channel: Channel): string;
   /** A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires. */
   requestBudget(caller: string): string;
-  /** A dashboard session (string: the admin keys' fingerprint), by the SHA-256 of its id; expires. */
+  /** A dashboard session (string: the admin keys' fingerprint and the signed-in key's name), by the SHA-256 of its id; expires. */
   dashboardSession(idDigest: string): string;
   /** Notification records a caller holds (sorted set: id → when its record expires, ms), for HERALD_MAX_RECORDS_PER_KEY. */
   heldRecords(caller: string): string;

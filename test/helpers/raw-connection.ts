@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { takeResponse, type RawResponse } from './raw-http.js';
+import { waitFor } from './wait-for.js';
 
 /**
  * One TCP connection to a server, kept open across requests and written to byte for byte: for
@@ -85,15 +86,7 @@ export class RawConnection {
 
   /** Resolves when the connection closes; fails after `timeoutMs` with `what` in the message. */
   async closedWithin(timeoutMs: number, what = 'the connection to close'): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.closed, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await waitFor(() => this.ended, { timeoutMs, what });
   }
 
   close(): void {

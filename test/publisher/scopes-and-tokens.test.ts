@@ -1,9 +1,10 @@
 import { createECDH, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseEnv } from '@herald/shared';
 import { publisherEnv } from '../../services/publisher/src/config.js';
-import { userScope } from '../../services/publisher/src/user-scope.js';
+import { singleUser, userScope } from '../../services/publisher/src/user-scope.js';
 import { UserTokens } from '../../services/publisher/src/user-tokens.js';
+import { configErrorLines } from '../helpers/config-lines.js';
 import { usePublisher, type TestPublisher } from '../helpers/publisher.js';
 
 /**
@@ -93,7 +94,7 @@ describe('a key scoped to a pattern of user ids', () => {
     expect(taken.statusCode).toBe(409);
     expect(taken.json().error.message).toBe('Notification id order-1 is taken; use a new id (ids are shared by every key: prefix yours, such as acme:order-1)');
     expect(taken.body).not.toContain(first.json().streamId);
-    // The same content gets the same answer: whether it would be a duplicate is not told either.
+    // Naming the tenant's own user instead is refused for the scope before the id is looked at.
     const same = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'b' });
     expect(same.statusCode).toBe(403);
     const inBatch = await beta('POST', '/v1/notifications/batch', { notifications: [{ id: 'order-1', userId: 'beta-1', type: 't', body: 'b' }] });
@@ -111,25 +112,36 @@ describe('a key scoped to a pattern of user ids', () => {
   });
 
   it('matches the whole user id, * standing for any run of characters', () => {
-    const scope = userScope('acme-*');
-    expect(['acme-', 'acme-1', 'acme-a:b*c'].map(scope)).toEqual([true, true, true]);
-    expect(['acme', 'xacme-1', 'ACME-1', 'beta-1'].map(scope)).toEqual([false, false, false, false]);
-    const middle = userScope('t:*:staff');
-    expect(['t::staff', 't:eu:staff', 't:eu:staffer', 't.eu.staff'].map(middle)).toEqual([true, true, false, false]);
+    const matches = (pattern: string, ids: string[]) => ids.map((id) => userScope(pattern).includes(id));
+    expect(matches('acme-*', ['acme-', 'acme-1', 'acme-a:b*c'])).toEqual([true, true, true]);
+    expect(matches('acme-*', ['acme', 'xacme-1', 'ACME-1', 'beta-1'])).toEqual([false, false, false, false]);
+    expect(matches('t:*:staff', ['t::staff', 't:eu:staff', 't:eu:staffer', 't.eu.staff'])).toEqual([true, true, false, false]);
     // Regular-expression characters in a pattern are plain characters.
-    expect(userScope('a.b+(c)')('a.b+(c)')).toBe(true);
-    expect(userScope('a.b+(c)')('axbb(c)')).toBe(false);
+    expect(matches('a.b+(c)', ['a.b+(c)', 'axbb(c)'])).toEqual([true, false]);
+  });
+
+  it('reads the same in Redis: the Lua pattern the publish script gets holds exactly the users the key does', async () => {
+    // Characters that are magic to Lua patterns or regular expressions, and one beyond ASCII.
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', '-', '.', '%', ':', '(', '[', ']', '^', '$', '+', '?', '\u00e9'), maxLength: 6 });
+    const pattern = fc.array(text, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('*'));
+    const users = (p: string) => fc.array(fc.oneof(text, fc.constant(p.replaceAll('*', '')), fc.constant(p.replaceAll('*', 'x%'))), { minLength: 1, maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(pattern.chain((p) => fc.tuple(fc.constant(p), users(p))), async ([p, ids]) => {
+        const scope = userScope(p);
+        for (const id of ids.filter((u) => u !== '')) {
+          const inRedis = await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, id, scope.lua ?? '') as number;
+          expect(inRedis === 1, `${JSON.stringify(id)} in ${JSON.stringify(p)} (Lua ${scope.lua})`).toBe(scope.includes(id));
+        }
+        const one = singleUser(`${p}!`);
+        expect(await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, `${p}!`, one.lua!)).toBe(1);
+        expect(await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, `${p.replaceAll('*', 'x')}x!`, one.lua!)).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('refuses at start a scope it cannot use, naming the variable and never the key', () => {
-    const lines = (env: Record<string, string>) => {
-      try {
-        parseEnv(publisherEnv, env);
-        return [];
-      } catch (err) {
-        return (err as ConfigError).lines;
-      }
-    };
+    const lines = (env: Record<string, string>) => configErrorLines(publisherEnv, env);
     expect(lines({ HERALD_API_KEYS: 'secret-key:' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry ends with a colon/)]);
     expect(lines({ HERALD_API_KEYS: ':secret-text' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry starts with a colon/)]);
     expect(lines({ HERALD_API_KEYS: ':secret-text' }).join()).not.toContain('secret-text');

@@ -7,8 +7,8 @@ import type { RequestLimiter } from './request-limiter.js';
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * Who is asking, as the rate limit counts them: `key:<key id>`, `session:<id>`,
-     * `user:<id>` or `ip:<address>` (public routes, a publisher without keys).
+     * Who is asking, as the rate limit counts them: `key:<key id>` (a dashboard session counts as
+     * its admin key), `user:<id>` or `ip:<address>` (public routes, a publisher without keys).
      */
     caller: string;
     /** Who the request speaks for; set on every route that is not public. */
@@ -36,14 +36,14 @@ export function useAccessControl(app: FastifyInstance, authenticator: Authentica
   app.decorateRequest('principal', undefined as unknown as Principal);
 
   const spendBudget: SpendBudget = async (request, reply, units, whole = units) => {
-    const decision = perMinute > 0 && whole > perMinute ? ({ allowed: false, retryAfterS: undefined } as const) : await limiter.spend(request.caller, units);
-    if (decision.allowed) return;
-    if (decision.retryAfterS === undefined) {
+    if (perMinute > 0 && whole > perMinute) {
       throw new HeraldError(
         'HERALD_ERR_PAYLOAD_TOO_LARGE',
         `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), more than a whole minute's budget of ${perMinute}; send smaller batches`,
       );
     }
+    const decision = await limiter.spend(request.caller, units);
+    if (decision.allowed) return;
     reply.header('retry-after', String(decision.retryAfterS));
     throw new HeraldError(
       'HERALD_ERR_RATE_LIMITED',

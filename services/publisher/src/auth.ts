@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { HeraldError } from '@herald/shared';
-import { EVERY_USER, luaScopePattern, parseScopedKey, userScope, type UserScope } from './user-scope.js';
+import { parseScopedKey, userScope, type UserScope } from './user-scope.js';
 
 /** What a route needs: `publish` (an API key of either kind) or `admin`. */
 export type Role = 'publish' | 'admin';
@@ -11,23 +11,21 @@ export type Role = 'publish' | 'admin';
  */
 export interface Principal {
   role: 'admin' | 'publish' | 'user';
-  /** Its name for per-caller limits: `key:<key id>`, `session:<id>`, `user:<id>` or `ip:<address>`. */
+  /**
+   * Its name for per-caller limits: `key:<key id>` (a dashboard session names its admin key),
+   * `user:<id>` or `ip:<address>`.
+   */
   caller: string;
-  /** Whether it may act on this user (read, change, publish to). */
-  mayActOn: UserScope;
-  /** The same scope as a Lua pattern (see luaScopePattern); undefined for every user. */
-  luaScope?: string | undefined;
-  /** How refusals name it: "this key's scope acme-*", "this user token". */
+  /** The users it may act on (read, change, publish to). */
+  scope: UserScope;
+  /** How refusals name it: "this key's scope (acme-*)", "this user token". */
   describe: string;
 }
 
-/** A configured key, as the ring keeps it. */
+/** A configured key, as the ring keeps it: its digest, and the principal it stands for, made once. */
 interface KeyEntry {
   digest: Buffer;
-  role: Role;
-  id: string;
-  pattern: string | undefined;
-  scope: UserScope;
+  principal: Principal;
 }
 
 /**
@@ -58,20 +56,12 @@ export class KeyRing {
   /** The key a bearer credential is, or undefined when it is none of them. */
   find(presentedKey: string): Principal | undefined {
     const presented = digest(presentedKey);
-    let matched: KeyEntry | undefined;
+    let matched: Principal | undefined;
     for (const key of this.keys) {
       // No early exit: every key is compared, whichever matches.
-      if (timingSafeEqual(key.digest, presented) && matched?.role !== 'admin') matched = key;
+      if (timingSafeEqual(key.digest, presented) && matched?.role !== 'admin') matched = key.principal;
     }
-    if (!matched) return undefined;
-    const scoped = matched.role === 'publish' && matched.pattern !== undefined;
-    return {
-      role: matched.role,
-      caller: `key:${matched.id}`,
-      mayActOn: matched.role === 'admin' ? EVERY_USER : matched.scope,
-      luaScope: matched.role === 'admin' ? undefined : luaScopePattern(matched.pattern),
-      describe: scoped ? `this key's scope (${matched.pattern})` : 'this key',
-    };
+    return matched;
   }
 }
 
@@ -96,20 +86,33 @@ export function authorizeRoute(principal: Principal, route: { role?: Role; userT
 
 /** 403 unless `principal` may act on `userId`. */
 export function assertMayActOn(principal: Principal, userId: string): void {
-  if (!principal.mayActOn(userId)) {
+  if (!principal.scope.includes(userId)) {
     throw new HeraldError('HERALD_ERR_FORBIDDEN', `User ${userId} is outside ${principal.describe}`);
   }
 }
 
-/**
- * A key's id names it where the key itself must not appear (the rate limit's Redis key): the
- * first 64 bits of its SHA-256, the same on every replica whatever the order of the lists.
- */
+/** A key, and the principal it stands for (an admin key has no scope: it reaches every user). */
 function keyEntry(key: string, role: Role, pattern: string | undefined): KeyEntry {
-  const keyDigest = digest(key);
-  return { digest: keyDigest, role, id: keyDigest.subarray(0, 8).toString('hex'), pattern, scope: userScope(pattern) };
+  return {
+    digest: digest(key),
+    principal: {
+      role,
+      caller: `key:${shortDigest(key)}`,
+      scope: userScope(pattern),
+      describe: pattern === undefined ? 'this key' : `this key's scope (${pattern})`,
+    },
+  };
 }
 
 export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
+}
+
+/**
+ * A name for a secret, or for text that must not appear as itself, where it has to be named (a
+ * key's or a user's budget in Redis): the first 64 bits of its SHA-256, hex, the same on every
+ * replica.
+ */
+export function shortDigest(text: string): string {
+  return digest(text).subarray(0, 8).toString('hex');
 }

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { HeraldError } from '@herald/shared';
-import { KeyRing, bearerOf, digest, type Principal } from './auth.js';
+import { KeyRing, bearerOf, shortDigest, type Principal } from './auth.js';
 import { DashboardSessions, SESSION_COOKIE, readCookie } from './dashboard/session.js';
-import { EVERY_USER } from './user-scope.js';
+import { EVERY_USER, singleUser } from './user-scope.js';
 import type { UserTokens } from './user-tokens.js';
 
 /**
@@ -18,7 +18,8 @@ export class Authenticator {
 
   /** A promise only for a dashboard session (read in Redis): keys and tokens answer at once. */
   authenticate(request: FastifyRequest): Principal | Promise<Principal> {
-    if (this.keyRing.open) return { role: 'admin', caller: `ip:${request.ip}`, mayActOn: EVERY_USER, describe: 'this publisher' };
+    // The access hook has named the caller by its address already.
+    if (this.keyRing.open) return { role: 'admin', caller: request.caller, scope: EVERY_USER, describe: 'this publisher' };
     const header = request.headers.authorization;
     if (header !== undefined) return this.bearer(header);
     const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
@@ -36,8 +37,8 @@ export class Authenticator {
     return {
       role: 'user',
       // Per user, not per token: making more tokens for one user buys no more requests.
-      caller: `user:${digest(userId).subarray(0, 8).toString('hex')}`,
-      mayActOn: (other) => other === userId,
+      caller: `user:${shortDigest(userId)}`,
+      scope: singleUser(userId),
       describe: 'this user token',
     };
   }
@@ -51,6 +52,6 @@ export class Authenticator {
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers['x-herald-dashboard'] !== '1') {
       throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
     }
-    return { role: 'admin', caller, mayActOn: EVERY_USER, describe: 'this session' };
+    return { role: 'admin', caller, scope: EVERY_USER, describe: 'this session' };
   }
 }

@@ -19,7 +19,7 @@ export type PublishOutcome =
   | { status: 'taken'; id: string; streamId: '' };
 
 /**
- * A notification to publish, with the publishing key's scope as a Lua pattern (luaScopePattern;
+ * A notification to publish, with the publishing key's scope as a Lua pattern (UserScope.lua;
  * undefined for every user): an id whose record is another tenant's is answered `taken`.
  */
 export interface ScopedNotification {

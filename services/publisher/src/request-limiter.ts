@@ -7,11 +7,8 @@ const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-batch.lua', i
 /** Keys counted first: one budget key per request (see request-limit-batch.lua). */
 type RequestLimitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
 
-/**
- * What a caller's budget answered: go, or wait this long before trying again (no wait at all when
- * the request counts more than a whole minute's budget: it can never go).
- */
-export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number | undefined };
+/** What a caller's budget answered: go, or wait this long before trying again. */
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number };
 
 export interface RequestLimiterOptions {
   redis: Redis;
@@ -55,14 +52,12 @@ export class RequestLimiter {
   }
 
   /**
-   * Spend `units` (a request, or a batch's notifications) of `caller`'s budget; `caller` must not
-   * be a secret (it names a Redis key).
+   * Spend `units` (a request, or a batch's notifications; at most a minute's budget, which the
+   * caller checks) of `caller`'s budget; `caller` must not be a secret (it names a Redis key).
    */
   spend(caller: string, units = 1): Promise<LimitDecision> {
-    const { redis, keyOf, perMinute } = this.options;
-    if (!this.take || units <= 0) return Promise.resolve({ allowed: true });
-    if (units > perMinute) return Promise.resolve({ allowed: false, retryAfterS: undefined });
-    if (Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
+    const { redis, keyOf } = this.options;
+    if (!this.take || units <= 0 || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
     return new Promise<LimitDecision>((resolve) => {
       this.waiting.push({ key: keyOf(caller), units, resolve });
       if (this.waiting.length === 1) setImmediate(() => void this.spendWaiting());

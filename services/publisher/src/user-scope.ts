@@ -3,9 +3,17 @@
  * any run of characters (`acme-*`, `*-eu`, `tenant:*:staff`). Given in HERALD_API_KEYS as
  * `key:pattern`; a key without one reaches every user.
  */
-export type UserScope = (userId: string) => boolean;
+export interface UserScope {
+  /** Whether the scope holds this user (matched against the whole id). */
+  includes(userId: string): boolean;
+  /**
+   * The same scope as an anchored Lua pattern, for scripts that must decide inside Redis (the
+   * publish script, about a record another key made); undefined for every user.
+   */
+  lua: string | undefined;
+}
 
-export const EVERY_USER: UserScope = () => true;
+export const EVERY_USER: UserScope = { includes: () => true, lua: undefined };
 
 /** One entry of HERALD_API_KEYS: the key, and its scope's pattern when it has one. */
 export interface ScopedKey {
@@ -30,24 +38,23 @@ export function parseScopedKey(entry: string): ScopedKey | { problem: string } {
   return { key, pattern };
 }
 
-/**
- * The same scope as a Lua pattern, anchored, for scripts that must decide inside Redis (the
- * publish script, about a record another key made): every ASCII character but letters and digits
- * is escaped, and `*` becomes `.*`. Undefined for a scope of every user.
- */
-export function luaScopePattern(pattern: string | undefined): string | undefined {
-  if (pattern === undefined || pattern === '*') return undefined;
-  const body = [...pattern].map((c) => (c === '*' ? '.*' : /[\x00-\x7f]/.test(c) && !/[A-Za-z0-9]/.test(c) ? `%${c}` : c)).join('');
-  return `^${body}$`;
-}
-
-/** The scope a pattern describes; matched against the whole user id. */
+/** The scope a pattern describes (`*` any run of characters; every other character itself). */
 export function userScope(pattern: string | undefined): UserScope {
   if (pattern === undefined || pattern === '*') return EVERY_USER;
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('[\\s\\S]*');
-  const regex = new RegExp(`^${source}$`, 'u');
-  return (userId) => regex.test(userId);
+  const parts = pattern.split('*');
+  const regex = new RegExp(`^${parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')}$`, 'u');
+  return { includes: (userId) => regex.test(userId), lua: `^${parts.map(luaLiteral).join('.*')}$` };
+}
+
+/** Exactly one user (a user token's): no character of the id is a wildcard, `*` included. */
+export function singleUser(userId: string): UserScope {
+  return { includes: (other) => other === userId, lua: `^${luaLiteral(userId)}$` };
+}
+
+/**
+ * Text as a Lua pattern matching itself: every ASCII character but letters and digits escaped
+ * with `%` (bytes of other UTF-8 characters are never magic in a Lua pattern).
+ */
+function luaLiteral(text: string): string {
+  return text.replace(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/g, '%$&');
 }

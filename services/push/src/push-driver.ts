@@ -49,8 +49,11 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
     needsPushSubscriptions: true,
     targets(_n, user) {
       // The newest HERALD_MAX_PUSH_SUBSCRIPTIONS only: a user stored before the cap may hold
-      // more, and each one is a connection of its own.
-      const newest = [...user.pushSubscriptions].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, config.HERALD_MAX_PUSH_SUBSCRIPTIONS);
+      // more, and each one is a connection of its own. Sorted only for such a user: this runs
+      // for every entry, and almost every user is within the cap.
+      const max = config.HERALD_MAX_PUSH_SUBSCRIPTIONS;
+      const all = user.pushSubscriptions;
+      const newest = all.length <= max ? all : [...all].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, max);
       return newest.map((subscription) => ({
         key: pushTargetKey(subscription.endpoint),
         address: subscription.endpoint,

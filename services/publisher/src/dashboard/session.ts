@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@herald/shared';
+import { digest } from '../auth.js';
 import { redisCall } from '../redis-call.js';
 
 /**
@@ -62,7 +63,7 @@ export class DashboardSessions {
 }
 
 function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return digest(text).toString('hex');
 }
 
 /** The value of one cookie in a Cookie header. */

@@ -71,7 +71,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
       assertMayActOn(request.principal, valid.userId);
       const notification = publisher.toNotification(valid, headerKey, Date.now());
       if (records.enabled) await holdRecords(request, reply, [notification.id]);
-      const outcome = await publisher.publish(notification, request.principal.luaScope);
+      const outcome = await publisher.publish(notification, request.principal.scope.lua);
       const refusal = idRefusal(outcome);
       if (refusal) throw refusal;
       metrics.published.inc({ outcome: outcome.status });
@@ -92,7 +92,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     const now = Date.now();
     items.forEach((item, index) => {
       const parsed = publishRequestSchema.safeParse(item);
-      if (parsed.success && !request.principal.mayActOn(parsed.data.userId)) {
+      if (parsed.success && !request.principal.scope.includes(parsed.data.userId)) {
         const message = `user ${parsed.data.userId} is outside ${request.principal.describe}`;
         const issues = [{ path: `notifications.${index}.userId`, message }];
         refused.push({ index, error: new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: ${message}`, issues) });
@@ -108,7 +108,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     if (records.enabled) await holdRecords(request, reply, valid.map((v) => v.notification.id));
     let outcomes: PublishOutcome[];
     try {
-      const scope = request.principal.luaScope;
+      const scope = request.principal.scope.lua;
       outcomes = valid.length ? await publisher.publishMany(valid.map((v) => ({ n: v.notification, scope }))) : [];
     } catch (err) {
       metrics.published.inc({ outcome: 'unavailable' }, items.length);
@@ -152,7 +152,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     if (!NOTIFICATION_ID_PATTERN.test(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     const view = toStatusView(id, await redisCall(redis.hgetall(keys.notification(id))));
     // Outside a key's scope a notification is as good as unknown: its existence is not confirmed.
-    if (!view || !request.principal.mayActOn(view.userId)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
+    if (!view || !request.principal.scope.includes(view.userId)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     return view;
   });
 }
