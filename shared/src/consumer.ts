@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { loadScript } from './scripts/load-script.js';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { abortable } from './abortable.js';
 import { DeliveryError, type ChannelDriver, type SendResult, type Target, type UserRecord } from './channel-driver.js';
 import { createGroupAtStart } from './consumer-group.js';
 import { filterEntry } from './entry-filter.js';
-import { parsePasses, passOf, type Passes } from './passes.js';
+import { parsePasses, passOf, type Passes } from './layout/passes.js';
 import { GROUPS, type Channel, type Notification } from './glossary.js';
-import type { Keys } from './keys.js';
+import type { Keys } from './layout/keys.js';
 import type { Logger } from './logger.js';
-import { claimField, encodeChannelStatus, statusField, type ChannelStatus } from './notification-record.js';
+import { claimField, encodeChannelStatus, statusField, type ChannelStatus } from './layout/notification-record.js';
 import type { StoredPushSubscription } from './push-subscription.js';
 import { redactContactData } from './redact.js';
 import { toRecord } from './redis-replies.js';
@@ -21,10 +21,10 @@ import type { WorkerConfig } from './worker-config.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 import { WriteBatcher } from './write-batcher.js';
 
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-const CLAIM_SCRIPT = lua('claim-batch.lua');
-const SETTLE_SCRIPT = lua('settle-batch.lua');
-const DELETE_IDLE_CONSUMER_SCRIPT = lua('delete-idle-consumer-1.lua');
+// Interim, until the runtime uses the scripts module.
+const CLAIM_SCRIPT = loadScript('claim-batch-n.lua').lua;
+const SETTLE_SCRIPT = loadScript('settle-batch-3+n.lua').lua;
+const DELETE_IDLE_CONSUMER_SCRIPT = loadScript('delete-idle-consumer-1.lua').lua;
 
 /** Longest a blocking read waits before the loop looks around again (the issue caps it at 5 s). */
 const BLOCK_MS = 2000;

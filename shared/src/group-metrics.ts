@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import type { Channel } from './glossary.js';
 import { readGroupStatus } from './group-status.js';
-import type { Keys } from './keys.js';
+import type { Keys } from './layout/keys.js';
 
 /**
  * How long one reading of the groups answers scrapes. /metrics needs no key, and a reading is

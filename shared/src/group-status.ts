@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CHANNELS, GROUPS, type Channel } from './glossary.js';
-import type { Keys } from './keys.js';
+import type { Keys } from './layout/keys.js';
 import { readStreamInfo, toRecord } from './redis-replies.js';
 import { compareStreamIds, streamIdTime } from './stream-ids.js';
 

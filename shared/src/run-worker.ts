@@ -4,7 +4,8 @@ import { dryRun, type ChannelDriver } from './channel-driver.js';
 import { ConfigError, loadConfig } from './config.js';
 import { Consumer } from './consumer.js';
 import type { Channel } from './glossary.js';
-import { makeKeys, type Keys } from './keys.js';
+import { makeKeys, type Keys } from './layout/keys.js';
+import { Scripts } from './scripts/scripts.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis } from './redis.js';
 import { exitOnSignals } from './shutdown.js';
@@ -18,6 +19,8 @@ export interface WorkerServices {
   /** A shared, non-blocking connection (for a driver's own keys, such as the SMS rate limit). */
   redis: Redis;
   keys: Keys;
+  /** The Lua scripts, on `redis`. */
+  scripts: Scripts;
   logger: Logger;
 }
 
@@ -46,7 +49,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
 
   let driver: ChannelDriver;
   try {
-    driver = await options.createDriver(config, { redis, keys, logger });
+    driver = await options.createDriver(config, { redis, keys, scripts: new Scripts(redis, keys), logger });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const line of err.lines) process.stderr.write(`${line}\n`);

@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryError, connectRedis, createLogger, makeKeys, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import { DeliveryError, connectRedis, createLogger, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import { workerServices } from '../helpers/worker-services.js';
 import { startSmtpStandIn, type SmtpStandIn } from '@herald/stand-ins';
 import { emailEnv } from '../../services/email/src/config.js';
 import { createEmailDriver } from '../../services/email/src/email-driver.js';
@@ -37,7 +38,7 @@ function driverFor(smtpUrl: string, env: Record<string, string> = {}): ChannelDr
     EMAIL_FROM: 'Herald <alerts@herald.example>',
     ...env,
   });
-  const driver = createEmailDriver(config, { redis, keys: makeKeys(config), logger: createLogger('test', 'silent') });
+  const driver = createEmailDriver(config, workerServices(redis, config));
   drivers.push(driver);
   return driver;
 }

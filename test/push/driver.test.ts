@@ -3,7 +3,8 @@ import { request } from 'node:https';
 import type { Redis } from 'ioredis';
 import webpush from 'web-push';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryError, connectRedis, createLogger, makeKeys, parseEnv, type ChannelDriver, type Notification, type Target } from '@herald/shared';
+import { DeliveryError, connectRedis, createLogger, parseEnv, type ChannelDriver, type Notification, type Target } from '@herald/shared';
+import { workerServices } from '../helpers/worker-services.js';
 import { startPushStandIn, type PushStandIn, type StandInSubscription } from '@herald/stand-ins';
 import { classifyPushError } from '../../services/push/src/classify-push-error.js';
 import { pushEnv } from '../../services/push/src/config.js';
@@ -48,7 +49,7 @@ function driverFor(env: Record<string, string> = {}, keys = vapid, options: Push
     HERALD_ALLOW_PRIVATE_PUSH: 'true',
     ...env,
   });
-  const driver = createPushDriver(config, { redis, keys: makeKeys(config), logger: createLogger('test', 'silent') }, options);
+  const driver = createPushDriver(config, workerServices(redis, config), options);
   drivers.push(driver);
   return driver;
 }

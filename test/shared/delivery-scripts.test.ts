@@ -1,107 +1,116 @@
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { decodeChannelStatus, encodeChannelStatus, type ChannelStatus } from '@herald/shared';
+import {
+  CLAIM_MARKS,
+  RECORD_FIELDS,
+  Scripts,
+  claimField,
+  decodeChannelStatus,
+  makeKeys,
+  redrivePassField,
+  statusField,
+  type ChannelStatus,
+  type ClaimMark,
+  type EntrySettlement,
+} from '@herald/shared';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-/** The delivery claim and settle scripts, run directly against a real Redis, one entry or a batch. */
-const lua = (name: string) => readFileSync(new URL(`../../shared/src/lua/${name}`, import.meta.url), 'utf8');
-
-type Scripted = Redis & {
-  claim(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, ...string[]][]>;
-  settle(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
-};
+/** The delivery claim and settle scripts, run through the scripts module against a real Redis, one entry or a batch. */
+const keys = makeKeys({ HERALD_STREAM: 'stream', HERALD_KEY_PREFIX: 'herald:' });
+const MARKS: Record<string, ClaimMark> = { d: 'delivered', f: 'failed', r: 'release' };
 
 let server: TestRedis;
-let redis: Scripted;
+let redis: Redis;
+let scripts: Scripts;
+/** The notification of the test, and its record. */
+let id: string;
 let record: string;
 let counter = 0;
 
 beforeAll(async () => {
   server = await startRedis();
-  redis = new Redis(server.url) as Scripted;
-  redis.defineCommand('claim', { lua: lua('claim-batch.lua') });
-  redis.defineCommand('settle', { lua: lua('settle-batch.lua') });
+  redis = new Redis(server.url);
+  scripts = new Scripts(redis, keys);
 });
 afterAll(async () => {
   redis.disconnect();
   await server.destroy();
 });
 beforeEach(() => {
-  record = `herald:{s}:n:${++counter}`;
+  id = `n${++counter}`;
+  record = keys.notification(id);
 });
 
 const LEASE = 10_000;
-const claimWithPass = async (token: string, fields: string[], pass = 0, lease = LEASE) =>
-  (await redis.claim(1, record, lease, 3600, 'p:email', token, pass, fields.length, ...fields))[0]!;
-const claim = async (token: string, fields: string[], pass = 0, lease = LEASE) => (await claimWithPass(token, fields, pass, lease)).slice(1);
-/** One entry's part of a settle call, in settle-batch.lua's order. */
-const settlePart = (
+const claimWithPass = async (token: string, targets: string[], pass = 0, lease = LEASE) =>
+  (await scripts.claimBatch('email', lease, 3600, [{ id, token, pass, targets }]))[0]!;
+const claim = async (token: string, targets: string[], pass = 0, lease = LEASE) => (await claimWithPass(token, targets, pass, lease)).slice(1);
+/** One entry's settlement; marks as pairs of target and `d`, `f` or `r`. */
+const settlement = (
   status: Partial<ChannelStatus> | undefined,
   marks: string[] = [],
   token = 'a',
   action: 'ack' | 'retry' | 'none' = 'none',
-  entryId = '0-1',
-  letter: string[] = [],
-) => [
-  status ? encodeChannelStatus({ attempts: 1, updatedAt: 1, state: 'pending', ...status }) : '',
+  streamId = '0-1',
+  deadLetter: string[] = [],
+  of = id,
+): EntrySettlement => ({
+  id: of,
+  userId: 'u1',
+  type: 'otp',
+  ts: 1,
+  streamId,
   token,
-  'u1', 'otp', '1',
-  entryId, action,
-  marks.length / 2, ...marks,
-  letter.length, ...letter,
-];
-const settleBatch = (parts: { record: string; args: (string | number)[] }[]) =>
-  redis.settle(
-    3 + parts.length,
-    'stream', 'stream:dlq', 'stream:dlq:counts', ...parts.map((p) => p.record),
-    'group', 'consumer', 3600, 's:email',
-    ...parts.flatMap((p) => p.args),
-  );
-const settle = (...args: Parameters<typeof settlePart>) => settleBatch([{ record, args: settlePart(...args) }]);
-const state = async () => decodeChannelStatus((await redis.hget(record, 's:email')) ?? undefined);
+  status: status ? { attempts: 1, updatedAt: 1, state: 'pending', ...status } : undefined,
+  action,
+  marks: marks.flatMap((target, i) => (i % 2 === 0 ? [{ target, mark: MARKS[marks[i + 1]!]! }] : [])),
+  deadLetter,
+});
+const settleBatch = (entries: EntrySettlement[]) => scripts.settleBatch('email', 'group', 'consumer', 3600, entries);
+const settle = (...args: Parameters<typeof settlement>) => settleBatch([settlement(...args)]);
+const state = async () => decodeChannelStatus((await redis.hget(record, statusField('email'))) ?? undefined);
 
-describe('claim-batch.lua', () => {
+describe('claim-batch-n.lua', () => {
   it('leases a target to one attempt at a time until the lease runs out', async () => {
-    expect(await claim('a', ['c:email'], 0, 300)).toEqual(['ok']);
+    expect(await claim('a', ['email'], 0, 300)).toEqual(['ok']);
     // Another attempt (another replica, a duplicate entry, a later retry) waits for the lease.
-    expect(await claim('b', ['c:email'])).toEqual(['busy']);
+    expect(await claim('b', ['email'])).toEqual(['busy']);
     // Once the lease has run out (a crashed sender), another attempt may claim.
-    await waitFor(async () => (await claim('b', ['c:email'])).includes('ok'), { what: 'the lease to run out' });
-    expect(await claim('a', ['c:email'])).toEqual(['busy']);
+    await waitFor(async () => (await claim('b', ['email'])).includes('ok'), { what: 'the lease to run out' });
+    expect(await claim('a', ['email'])).toEqual(['busy']);
     expect(await redis.ttl(record)).toBeGreaterThan(0);
   });
 
   it('answers done for delivered targets, per target, until a later pass', async () => {
-    await claim('a', ['c:push:1', 'c:push:2', 'c:push:3']);
-    await settle({ state: 'retrying' }, ['c:push:1', 'd', 'c:push:2', 'f', 'c:push:3', 'r']);
+    await claim('a', ['push:1', 'push:2', 'push:3']);
+    await settle({ state: 'retrying' }, ['push:1', 'd', 'push:2', 'f', 'push:3', 'r']);
     // Delivered holds; failed for good does not block a later claim (a replay filling gaps tries again).
-    expect(await claim('b', ['c:push:1', 'c:push:2', 'c:push:3'])).toEqual(['done', 'ok', 'ok']);
+    expect(await claim('b', ['push:1', 'push:2', 'push:3'])).toEqual(['done', 'ok', 'ok']);
     // A replay with resend (pass 1) no longer honours what pass 0 did.
-    expect(await claim('c', ['c:push:1', 'c:push:2'], 1)).toEqual(['ok', 'ok']);
+    expect(await claim('c', ['push:1', 'push:2'], 1)).toEqual(['ok', 'ok']);
   });
 
   it('applies a redrive\'s pass from the record when it is later than the channel\'s', async () => {
-    await claim('a', ['c:email']);
-    await settle({ state: 'delivered' }, ['c:email', 'd']);
-    expect(await claimWithPass('b', ['c:email'])).toEqual([0, 'done']);
-    await redis.hset(record, 'p:email', '2');
-    expect(await claimWithPass('b', ['c:email'])).toEqual([2, 'ok']);
+    await claim('a', ['email']);
+    await settle({ state: 'delivered' }, ['email', 'd']);
+    expect(await claimWithPass('b', ['email'])).toEqual([0, 'done']);
+    await redis.hset(record, redrivePassField('email'), '2');
+    expect(await claimWithPass('b', ['email'])).toEqual([2, 'ok']);
   });
 
   it('releases only the attempt\'s own lease', async () => {
-    await claim('a', ['c:email']);
-    await settle({ state: 'retrying' }, ['c:email', 'r'], 'b');
-    expect(await claim('c', ['c:email'])).toEqual(['busy']);
-    await settle({ state: 'retrying' }, ['c:email', 'r'], 'a');
-    expect(await claim('c', ['c:email'])).toEqual(['ok']);
+    await claim('a', ['email']);
+    await settle({ state: 'retrying' }, ['email', 'r'], 'b');
+    expect(await claim('c', ['email'])).toEqual(['busy']);
+    await settle({ state: 'retrying' }, ['email', 'r'], 'a');
+    expect(await claim('c', ['email'])).toEqual(['ok']);
   });
 });
 
-describe('settle-batch.lua: one atomic step per batch', () => {
+describe('settle-batch-3+n.lua: one atomic step per batch', () => {
   async function pendingEntry(): Promise<string> {
-    await redis.del('stream', 'stream:dlq');
+    await redis.del('stream', keys.deadLetters);
     const id = await redis.xadd('stream', '*', 'v', '1');
     await redis.xgroup('CREATE', 'stream', 'group', '0');
     await redis.xreadgroup('GROUP', 'group', 'consumer', 'COUNT', 1, 'STREAMS', 'stream', '>');
@@ -110,11 +119,11 @@ describe('settle-batch.lua: one atomic step per batch', () => {
 
   it('acknowledges with the outcome, dead letter included, in the same step', async () => {
     const id = await pendingEntry();
-    await redis.del('stream:dlq:counts');
+    await redis.del(keys.deadLetterCounts);
     await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, ['channel', 'email', 'reason', 'permanent']);
-    expect(await redis.hget('stream:dlq:counts', 'email')).toBe('1');
+    expect(await redis.hget(keys.deadLetterCounts, 'email')).toBe('1');
     expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(0);
-    const [[, fields]] = (await redis.xrange('stream:dlq', '-', '+')) as [[string, string[]]];
+    const [[, fields]] = (await redis.xrange(keys.deadLetters, '-', '+')) as [[string, string[]]];
     expect(fields).toEqual(['channel', 'email', 'reason', 'permanent']);
     expect((await state())?.state).toBe('dead');
   });
@@ -144,7 +153,7 @@ describe('settle-batch.lua: one atomic step per batch', () => {
   });
 });
 
-describe('settle-batch.lua: status only moves forward', () => {
+describe('settle-batch-3+n.lua: status only moves forward', () => {
   it.each([
     ['delivered', 'skipped', 'delivered'],
     ['dead', 'skipped', 'dead'],
@@ -172,16 +181,19 @@ describe('settle-batch.lua: status only moves forward', () => {
 
   it('gives a record made by a worker what the status view needs, and an expiry', async () => {
     await settle({ state: 'skipped', reason: 'opted_out' });
-    expect(await redis.hmget(record, 'uid', 'type', 'sid', 'ts')).toEqual(['u1', 'otp', '0-1', '1']);
+    expect(await redis.hmget(record, RECORD_FIELDS.userId, RECORD_FIELDS.type, RECORD_FIELDS.streamId, RECORD_FIELDS.createdAt)).toEqual(['u1', 'otp', '0-1', '1']);
     expect(await redis.ttl(record)).toBeGreaterThan(3500);
   });
 });
 
 describe('the scripts over a batch of entries', () => {
   it('claims several records in one call, each on its own', async () => {
-    const [first, second] = [`${record}:1`, `${record}:2`];
-    await redis.hset(second, 'c:email', 'd0', 'uid', 'u2');
-    const replies = await redis.claim(2, first, second, LEASE, 3600, 'p:email', 'a', 0, 1, 'c:email', 'b', 0, 2, 'c:email', 'c:push:1');
+    const [first, second] = [keys.notification(`${id}:1`), keys.notification(`${id}:2`)];
+    await redis.hset(second, claimField('email'), `${CLAIM_MARKS.delivered}0`, RECORD_FIELDS.userId, 'u2');
+    const replies = await scripts.claimBatch('email', LEASE, 3600, [
+      { id: `${id}:1`, token: 'a', pass: 0, targets: ['email'] },
+      { id: `${id}:2`, token: 'b', pass: 0, targets: ['email', 'push:1'] },
+    ]);
     expect(replies).toEqual([[0, 'ok'], [0, 'done', 'ok']]);
     // The record another producer's entry made expires; the publisher's keeps its own expiry.
     expect(await redis.ttl(first)).toBeGreaterThan(3500);
@@ -189,21 +201,21 @@ describe('the scripts over a batch of entries', () => {
   });
 
   it('settles a batch with one acknowledgement for all, a retry and a dead letter', async () => {
-    await redis.del('stream', 'stream:dlq', 'stream:dlq:counts');
+    await redis.del('stream', keys.deadLetters, keys.deadLetterCounts);
     const ids = await Promise.all([1, 2, 3].map(() => redis.xadd('stream', '*', 'v', '1')));
     await redis.xgroup('CREATE', 'stream', 'group', '0');
     await redis.xreadgroup('GROUP', 'group', 'consumer', 'COUNT', 3, 'STREAMS', 'stream', '>');
-    const records = ids.map((_, i) => `${record}:${i}`);
+    const records = ids.map((_, i) => keys.notification(`${id}:${i}`));
     await settleBatch([
-      { record: records[0]!, args: settlePart({ state: 'delivered' }, [], 'a', 'ack', ids[0]!) },
-      { record: records[1]!, args: settlePart({ state: 'retrying' }, [], 'b', 'retry', ids[1]!) },
-      { record: records[2]!, args: settlePart({ state: 'dead', reason: 'permanent' }, [], 'c', 'ack', ids[2]!, ['channel', 'email', 'reason', 'permanent']) },
+      settlement({ state: 'delivered' }, [], 'a', 'ack', ids[0]!, [], `${id}:0`),
+      settlement({ state: 'retrying' }, [], 'b', 'retry', ids[1]!, [], `${id}:1`),
+      settlement({ state: 'dead', reason: 'permanent' }, [], 'c', 'ack', ids[2]!, ['channel', 'email', 'reason', 'permanent'], `${id}:2`),
     ]);
     const pending = (await redis.xpending('stream', 'group', '-', '+', 10)) as [string][];
     expect(pending.map(([id]) => id)).toEqual([ids[1]]);
-    expect(await redis.xlen('stream:dlq')).toBe(1);
-    expect(await redis.hget('stream:dlq:counts', 'email')).toBe('1');
-    const states = await Promise.all(records.map(async (r) => decodeChannelStatus((await redis.hget(r, 's:email')) ?? undefined)?.state));
+    expect(await redis.xlen(keys.deadLetters)).toBe(1);
+    expect(await redis.hget(keys.deadLetterCounts, 'email')).toBe('1');
+    const states = await Promise.all(records.map(async (r) => decodeChannelStatus((await redis.hget(r, statusField('email'))) ?? undefined)?.state));
     expect(states).toEqual(['delivered', 'retrying', 'dead']);
   });
 
@@ -215,12 +227,12 @@ describe('the scripts over a batch of entries', () => {
     await redis.config('SET', 'maxmemory', '1');
     try {
       await expect(
-        settleBatch(ids.map((id, i) => ({ record: `${record}:${i}`, args: settlePart({ state: 'delivered' }, [], 'a', 'ack', id!) }))),
+        settleBatch(ids.map((streamId, i) => settlement({ state: 'delivered' }, [], 'a', 'ack', streamId!, [], `${id}:${i}`))),
       ).rejects.toThrow(/OOM/);
     } finally {
       await redis.config('SET', 'maxmemory', '0');
     }
     expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(2);
-    expect(await redis.exists(`${record}:0`, `${record}:1`)).toBe(0);
+    expect(await redis.exists(keys.notification(`${id}:0`), keys.notification(`${id}:1`))).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryError, connectRedis, createLogger, makeKeys, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import { DeliveryError, connectRedis, createLogger, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import { workerServices } from '../helpers/worker-services.js';
 import { startTwilioStandIn, type TwilioStandIn } from '@herald/stand-ins';
 import { smsEnv } from '../../services/sms/src/config.js';
 import { createSmsDriver } from '../../services/sms/src/sms-driver.js';
@@ -44,7 +45,7 @@ function smsConfig(env: Record<string, string> = {}) {
 }
 
 function driverFor(config: ReturnType<typeof smsConfig>): ChannelDriver {
-  const driver = createSmsDriver(config, { redis, keys: makeKeys(config), logger: createLogger('test', 'silent') });
+  const driver = createSmsDriver(config, workerServices(redis, config));
   drivers.push(driver);
   return driver;
 }

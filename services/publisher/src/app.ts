@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
-import { HeraldError, makeKeys, type Keys, type Logger } from '@herald/shared';
+import { HeraldError, Scripts, makeKeys, type Keys, type Logger } from '@herald/shared';
 import { KeyRing, type Role } from './auth.js';
 import type { PublisherConfig } from './config.js';
 import { limitConnections, requestDeadlines } from './connection-limits.js';
@@ -48,6 +48,8 @@ export interface AppContext {
   config: PublisherConfig;
   redis: Redis;
   keys: Keys;
+  /** The Lua scripts, on `redis`. */
+  scripts: Scripts;
   publisher: Publisher;
   metrics: PublisherMetrics;
   /** Charge a request more of its caller's budget (a batch counts each notification). */
@@ -98,6 +100,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   app.server.on('connect', refuseConnect);
   const keys = makeKeys(config);
+  const scripts = new Scripts(redis, keys);
   const recordTtlS = Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S);
   const keyRing = new KeyRing(config.HERALD_API_KEYS, config.HERALD_ADMIN_KEYS);
   const sessions = new DashboardSessions(redis, keys, config.HERALD_ADMIN_KEYS);
@@ -105,7 +108,7 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
   const authenticator = new Authenticator(keyRing, tokens, sessions);
   const limiter = new RequestLimiter({
     redis,
-    keyOf: keys.requestBudget,
+    scripts,
     perMinute: config.HERALD_RATE_LIMIT,
     // A hung Redis delays the route's own 503 by at most this much (see RequestLimiter).
     deadlineMs: Math.min(250, config.HERALD_REDIS_TIMEOUT_MS),
@@ -123,16 +126,16 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     config,
     redis,
     keys,
+    scripts,
     metrics: new PublisherMetrics(redis, keys),
     publisher: new Publisher({
-      redis,
-      keys,
+      scripts,
       idempotencyTtlS: config.HERALD_IDEMPOTENCY_TTL_S,
       recordTtlS,
       streamMaxLen: config.HERALD_STREAM_MAXLEN,
     }),
     spendBudget: useAccessControl(app, authenticator, limiter, config.HERALD_RATE_LIMIT),
-    records: new RecordQuota({ redis, keys, maxRecords: config.HERALD_MAX_RECORDS_PER_KEY, recordTtlS }),
+    records: new RecordQuota({ scripts, maxRecords: config.HERALD_MAX_RECORDS_PER_KEY, recordTtlS }),
     tokens,
   };
 

@@ -1,17 +1,13 @@
-import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import {
-  HeraldError,
   encodeEntry,
   newNotificationId,
-  type Keys,
   type Notification,
+  type PublishItem,
+  type Scripts,
   type ValidPublishRequest,
 } from '@herald/shared';
 import { fingerprint } from './fingerprint.js';
 import { redisCall } from './redis-call.js';
-
-const PUBLISH_SCRIPT = readFileSync(new URL('./publish-batch.lua', import.meta.url), 'utf8');
 
 export type PublishOutcome =
   | { status: 'accepted' | 'duplicate'; id: string; streamId: string }
@@ -28,8 +24,7 @@ export interface ScopedNotification {
 }
 
 export interface PublisherOptions {
-  redis: Redis;
-  keys: Keys;
+  scripts: Scripts;
   idempotencyTtlS: number;
   /** How long a notification's record lives: the longer of the idempotency and replay windows. */
   recordTtlS: number;
@@ -39,17 +34,12 @@ export interface PublisherOptions {
 /** The most single publishes one script call carries (a batch request's own limit). */
 const MAX_NOTIFICATIONS_A_CALL = 500;
 
-/** Keys counted first: the stream, then one record per notification (see publish-batch.lua). */
-type PublishCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
-
-/** Appends notifications to the stream, once per id (see publish-batch.lua). */
+/** Appends notifications to the stream, once per id (see publish-batch-1+n.lua). */
 export class Publisher {
   /** Single publishes waiting for the next script call. */
   private waiting: (ScopedNotification & { resolve: (outcome: PublishOutcome) => void; reject: (err: unknown) => void })[] = [];
 
-  constructor(private readonly options: PublisherOptions) {
-    options.redis.defineCommand('heraldPublish', { lua: PUBLISH_SCRIPT });
-  }
+  constructor(private readonly options: PublisherOptions) {}
 
   /** The notification a validated request describes, with its id settled. */
   toNotification(request: ValidPublishRequest, headerId: string | undefined, now: number): Notification {
@@ -97,30 +87,14 @@ export class Publisher {
 
   /** Publish several in one script call (one round trip); outcomes in order. */
   async publishMany(scoped: readonly ScopedNotification[]): Promise<PublishOutcome[]> {
-    const notifications = scoped.map((s) => s.n);
-    const { keys, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
-    // On the connection, not in a pipeline: ioredis sends a script in a pipeline as EVAL with
-    // its whole text every time, and on the connection as EVALSHA once it is known there.
-    const replies = await redisCall(
-      (this.options.redis as unknown as { heraldPublish: PublishCommand }).heraldPublish(
-        1 + notifications.length,
-        keys.stream, ...notifications.map((n) => keys.notification(n.id)),
-        idempotencyTtlS * 1000, recordTtlS, streamMaxLen,
-        ...scoped.flatMap(({ n, scope }) => this.args(n, scope)),
-      ),
-    );
-    return (replies as [string, string][]).map(([status, streamId], i) => ({
-      status,
-      id: notifications[i]!.id,
-      streamId,
-    }) as PublishOutcome);
+    const { scripts, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
+    const replies = await redisCall(scripts.publishBatch(idempotencyTtlS * 1000, recordTtlS, streamMaxLen, scoped.map(toPublishItem)));
+    return replies.map(([status, streamId], i) => ({ status, id: scoped[i]!.n.id, streamId }) as PublishOutcome);
   }
+}
 
-  /** A notification's part of the script's arguments, in publish-batch.lua's order. */
-  private args(n: Notification, scope: string | undefined): (string | number)[] {
-    // The fingerprint covers what the caller asked for, not when it arrived.
-    const { ts: _ts, ...content } = n;
-    const fields = encodeEntry(n);
-    return [fingerprint(content), n.ts, n.userId, n.type, scope ?? '', fields.length, ...fields];
-  }
+function toPublishItem({ n, scope }: ScopedNotification): PublishItem {
+  // The fingerprint covers what the caller asked for, not when it arrived.
+  const { ts: _ts, ...content } = n;
+  return { id: n.id, fingerprint: fingerprint(content), now: n.ts, userId: n.userId, type: n.type, scope: scope ?? '', fields: encodeEntry(n) };
 }

@@ -1,15 +1,8 @@
-import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { HeraldError, type Keys } from '@herald/shared';
+import { HeraldError, type Scripts } from '@herald/shared';
 import { redisCall } from './redis-call.js';
 
-const HOLD_SCRIPT = readFileSync(new URL('./hold-records-1.lua', import.meta.url), 'utf8');
-
-type HoldCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
-
 export interface RecordQuotaOptions {
-  redis: Redis;
-  keys: Keys;
+  scripts: Scripts;
   /** HERALD_MAX_RECORDS_PER_KEY; 0 turns the quota off. */
   maxRecords: number;
   /** How long a notification's record lives, in seconds. */
@@ -19,30 +12,22 @@ export interface RecordQuotaOptions {
 /**
  * HERALD_MAX_RECORDS_PER_KEY: the rate limit bounds how fast one key fills Redis, this bounds how
  * much it holds at once (a record lives for days). One script call per publishing request, made
- * only when the cap is set (see hold-records-1.lua).
+ * only when the cap is set (see hold-records-1.lua in shared/src/scripts).
  */
 export class RecordQuota {
-  private readonly hold: HoldCommand | undefined;
-
-  constructor(private readonly options: RecordQuotaOptions) {
-    if (options.maxRecords > 0) {
-      options.redis.defineCommand('heraldHoldRecords', { numberOfKeys: 1, lua: HOLD_SCRIPT });
-      const redis = options.redis as Redis & { heraldHoldRecords: (...args: (string | number)[]) => Promise<number[]> };
-      this.hold = (_n, ...args) => redis.heraldHoldRecords(...args);
-    }
-  }
+  constructor(private readonly options: RecordQuotaOptions) {}
 
   /** Whether HERALD_MAX_RECORDS_PER_KEY is set: callers skip `take` (and its promise) when not. */
   get enabled(): boolean {
-    return this.hold !== undefined;
+    return this.options.maxRecords > 0;
   }
 
   /** Let `caller` hold the records of `ids`, or throw 429 (with when to retry) when over its cap. */
   async take(caller: string, ids: readonly string[], onRefused: (retryAfterS: number) => void): Promise<void> {
-    if (!this.hold || ids.length === 0) return;
-    const { keys, maxRecords, recordTtlS } = this.options;
+    if (!this.enabled || ids.length === 0) return;
+    const { scripts, maxRecords, recordTtlS } = this.options;
     const now = Date.now();
-    const [held, untilMs] = await redisCall(this.hold(1, keys.heldRecords(caller), now, now + recordTtlS * 1000, maxRecords, ...ids));
+    const [held, untilMs] = await redisCall(scripts.holdRecords(caller, now, now + recordTtlS * 1000, maxRecords, ids));
     if (!held) return;
     const retryAfterS = Math.max(1, Math.ceil(Number(untilMs) / 1000));
     onRefused(retryAfterS);

@@ -1,19 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Logger } from '@herald/shared';
-
-const REQUEST_LIMIT_SCRIPT = readFileSync(new URL('./request-limit-batch.lua', import.meta.url), 'utf8');
-
-/** Keys counted first: one budget key per request (see request-limit-batch.lua). */
-type RequestLimitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
+import type { Logger, Scripts } from '@herald/shared';
 
 /** What a caller's budget answered: go, or wait this long before trying again. */
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterS: number };
 
 export interface RequestLimiterOptions {
   redis: Redis;
-  /** The Redis key of a caller's budget. */
-  keyOf: (caller: string) => string;
+  scripts: Scripts;
   /** Requests per minute per caller (HERALD_RATE_LIMIT); 0 turns the limiter off. */
   perMinute: number;
   /** How long to wait for Redis before letting the request through, in ms. */
@@ -27,7 +20,7 @@ const PAUSE_AFTER_FAILURE_MS = 1000;
 /**
  * HERALD_RATE_LIMIT: requests per minute per caller (an API key, or a client address when no
  * key is configured), counted in Redis so every publisher replica draws on one budget (see
- * request-limit-batch.lua). Requests that arrive in the same turn of the event loop share one
+ * request-limit-batch-n.lua). Requests that arrive in the same turn of the event loop share one
  * script call and one deadline, as single publishes do: a Redis call and a timer per request
  * would cost more than the rest of a publish.
  *
@@ -38,28 +31,22 @@ const PAUSE_AFTER_FAILURE_MS = 1000;
  * outage one request a second waits up to `deadlineMs` more, and the others not at all.
  */
 export class RequestLimiter {
-  private readonly take: RequestLimitCommand | undefined;
   private pausedUntil = 0;
   private lastWarning = 0;
   /** Requests waiting for the next script call. */
-  private waiting: { key: string; units: number; resolve: (decision: LimitDecision) => void }[] = [];
+  private waiting: { caller: string; units: number; resolve: (decision: LimitDecision) => void }[] = [];
 
-  constructor(private readonly options: RequestLimiterOptions) {
-    if (options.perMinute > 0) {
-      options.redis.defineCommand('heraldRequestLimit', { lua: REQUEST_LIMIT_SCRIPT });
-      this.take = (options.redis as Redis & { heraldRequestLimit: RequestLimitCommand }).heraldRequestLimit.bind(options.redis);
-    }
-  }
+  constructor(private readonly options: RequestLimiterOptions) {}
 
   /**
    * Spend `units` (a request, or a batch's notifications; at most a minute's budget, which the
    * caller checks) of `caller`'s budget; `caller` must not be a secret (it names a Redis key).
    */
   spend(caller: string, units = 1): Promise<LimitDecision> {
-    const { redis, keyOf } = this.options;
-    if (!this.take || units <= 0 || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
+    const { redis, perMinute } = this.options;
+    if (perMinute <= 0 || units <= 0 || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
     return new Promise<LimitDecision>((resolve) => {
-      this.waiting.push({ key: keyOf(caller), units, resolve });
+      this.waiting.push({ caller, units, resolve });
       if (this.waiting.length === 1) setImmediate(() => void this.spendWaiting());
     });
   }
@@ -70,7 +57,7 @@ export class RequestLimiter {
     this.waiting = [];
     let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = this.take!(waiting.length, ...waiting.map((w) => w.key), perMinute, ...waiting.map((w) => w.units));
+      const answer = this.options.scripts.requestLimitBatch(perMinute, waiting);
       const deadline = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
       });

@@ -1,13 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { DeliveryError } from '@herald/shared';
+import { DeliveryError, type Channel, type Scripts } from '@herald/shared';
 
-const RATE_LIMIT_SCRIPT = readFileSync(new URL('./rate-limit-1.lua', import.meta.url), 'utf8');
-
-type RateLimitCommand = (key: string, perSecond: number) => Promise<number>;
-
-/** A per-second send budget shared by every replica of a channel (see rate-limit-1.lua). */
+/** A per-second send budget shared by every replica of a channel (see rate-limit-1.lua in shared/src/scripts). */
 export interface RateLimiter {
   /**
    * Wait until this second's budget has room, then take one send from it. Rejects with a
@@ -17,18 +11,15 @@ export interface RateLimiter {
 }
 
 /**
- * A limiter of `perSecond` sends per second (by Redis's clock) counted under `key`, which
- * should carry the stream's hash tag. When the budget is used up, waits until the next second
- * and asks again.
+ * A limiter of `perSecond` sends per second (by Redis's clock) for `channel`, shared by its
+ * replicas. When the budget is used up, waits until the next second and asks again.
  */
-export function createRateLimiter(redis: Redis, key: string, perSecond: number): RateLimiter {
-  redis.defineCommand('heraldRateLimit', { numberOfKeys: 1, lua: RATE_LIMIT_SCRIPT });
-  const take = (redis as Redis & { heraldRateLimit: RateLimitCommand }).heraldRateLimit.bind(redis);
+export function createRateLimiter(scripts: Scripts, channel: Channel, perSecond: number): RateLimiter {
   return {
     async take(signal) {
       for (;;) {
         if (signal.aborted) throw waitAborted(signal);
-        const waitMs = Number(await take(key, perSecond));
+        const waitMs = await scripts.rateLimit(channel, perSecond);
         if (waitMs <= 0) return;
         try {
           await sleep(waitMs, undefined, { signal });

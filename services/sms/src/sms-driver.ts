@@ -29,7 +29,7 @@ export function createSmsDriver(config: SmsConfig, services: WorkerServices): Ch
     : { from: config.TWILIO_FROM };
   const limiter: RateLimiter | undefined =
     config.HERALD_RATE_PER_S > 0
-      ? createRateLimiter(services.redis, `${config.HERALD_KEY_PREFIX}{${services.keys.stream}}:rate:sms`, config.HERALD_RATE_PER_S)
+      ? createRateLimiter(services.scripts, 'sms', config.HERALD_RATE_PER_S)
       : undefined;
 
   return {

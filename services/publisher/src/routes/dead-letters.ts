@@ -1,18 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { HeraldError, decodeEntry, encodeEntry, isStreamId, parseOrThrow, toDeadLetterView, type Channel, type DeadLetterView } from '@herald/shared';
+import { HeraldError, REDRIVE_DELIVERED, decodeEntry, encodeEntry, isStreamId, parseOrThrow, toDeadLetterView, type Channel, type DeadLetterView } from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { channelParam } from './groups.js';
-
-const REDRIVE_SCRIPT = readFileSync(new URL('../redrive-5.lua', import.meta.url), 'utf8');
-
-const DROP_SCRIPT = `
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
-return 1`;
 
 const listSchema = z.strictObject({
   channel: z.string().optional(),
@@ -25,12 +16,9 @@ const listSchema = z.strictObject({
   after: z.string().refine(isStreamId, 'expected a dead letter id').optional(),
 });
 
-type RedisWithRedrive = Redis & { heraldRedrive(...args: (string | number)[]): Promise<string | null> };
-
 /** Dead letters: list, redrive, drop (admin). */
-export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
+export function deadLetterRoutes(app: FastifyInstance, { redis, keys, scripts, config }: AppContext): void {
   const admin = { config: { role: 'admin' as const } };
-  redis.defineCommand('heraldRedrive', { numberOfKeys: 5, lua: REDRIVE_SCRIPT });
 
   async function find(dlqId: string): Promise<DeadLetterView> {
     const [found] = isStreamId(dlqId) ? ((await redisCall(redis.xrange(keys.deadLetters, dlqId, dlqId))) as [string, string[]][]) : [];
@@ -77,16 +65,17 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: 
     const channel = letter.channel as Channel;
     const n = { ...decoded.notification, channels: [channel] };
     const streamId = await redisCall(
-      (redis as RedisWithRedrive).heraldRedrive(
-        keys.deadLetters, keys.deadLetterCounts, keys.notification(n.id), keys.stream, keys.passes(channel),
-        letter.dlqId, channel, Date.now(), config.HERALD_STREAM_MAXLEN,
+      scripts.redrive(
+        { dlqId: letter.dlqId, channel, id: n.id },
+        Date.now(),
+        config.HERALD_STREAM_MAXLEN,
         Math.max(config.HERALD_IDEMPOTENCY_TTL_S, config.HERALD_RETENTION_S),
-        ...encodeEntry(n),
+        encodeEntry(n),
       ),
     );
     // Someone redrove or dropped it between our read and the script.
     if (!streamId) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
-    if (streamId === 'delivered') {
+    if (streamId === REDRIVE_DELIVERED) {
       // Delivered meanwhile (a replay filled the gap): the letter is dropped, nothing is sent.
       return reply.code(200).send({ id: n.id, channel, streamId: null, status: 'already_delivered' });
     }
@@ -97,7 +86,7 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, config }: 
   app.delete<{ Params: { dlqId: string } }>('/v1/dead-letters/:dlqId', admin, async (request, reply) => {
     const letter = await find(request.params.dlqId);
     // The letter and its count go together, or neither.
-    const removed = Number(await redisCall(redis.eval(DROP_SCRIPT, 2, keys.deadLetters, keys.deadLetterCounts, letter.dlqId, letter.channel)));
+    const removed = await redisCall(scripts.dropDeadLetter(letter.dlqId, letter.channel));
     if (!removed) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${letter.dlqId}`);
     return reply.code(204).send();
   });

@@ -23,15 +23,6 @@ const replaySchema = z.strictObject({
   resend: z.boolean().optional(),
 });
 
-/**
- * Start a new pass for a channel at a stream id; answers its number. Pass numbers come from one
- * counter per channel (`seq`), which redrives draw from too, so no two passes share a number.
- */
-const START_PASS = `
-local pass = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('HSET', KEYS[1], pass, ARGV[1])
-return pass`;
-
 export function channelParam(value: string): Channel {
   if (!(CHANNELS as readonly string[]).includes(value)) {
     throw new HeraldError('HERALD_ERR_NOT_FOUND', `No channel ${value}: expected one of ${CHANNELS.join(', ')}`);
@@ -40,7 +31,7 @@ export function channelParam(value: string): Channel {
 }
 
 /** Group status and replay (admin). */
-export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
+export function groupRoutes(app: FastifyInstance, { redis, keys, scripts }: AppContext): void {
   const admin = { config: { role: 'admin' as const } };
 
   app.get('/v1/groups', admin, async () => ({ groups: await redisCall(readGroupStatus(redis, keys)) }));
@@ -64,7 +55,7 @@ export function groupRoutes(app: FastifyInstance, { redis, keys }: AppContext): 
       }
     }
     // The pass first: a worker reading the walked entries must already see it.
-    const pass = resend ? Number(await redisCall(redis.eval(START_PASS, 1, keys.passes(channel), fromId))) : undefined;
+    const pass = resend ? await redisCall(scripts.startPass(channel, fromId)) : undefined;
     // Never move a group forward: entries it has not read yet (workers down, say) would be skipped.
     // A group no worker has made yet is made first, at 0 as a worker would make it.
     const current = (await redisCall(streamGroups(redis, keys.stream))).find((g) => g.name === group);

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import {
   AMBIGUOUS_ENDPOINT_MESSAGE,
   HeraldError,
   isPrivateHost,
   isUnambiguousPushEndpoint,
   parseOrThrow,
+  pushSubscriptionField,
   pushSubscriptionSchema,
   type StoredPushSubscription,
 } from '@herald/shared';
@@ -14,19 +13,14 @@ import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { userIdParam } from './users.js';
 
-const ADD_SCRIPT = readFileSync(new URL('./add-push-subscription-1.lua', import.meta.url), 'utf8');
-
 type UserParams = { Params: { userId: string } };
-/** See add-push-subscription-1.lua: [added, dropped]. */
-type RedisWithAdd = Redis & { heraldAddPushSubscription(key: string, endpoint: string, value: string, max: number): Promise<[number, number]> };
 
 /** 400 HERALD_ERR_VALIDATION for a subscription's endpoint, with one issue naming it. */
 function endpointRefused(message: string): HeraldError {
   return new HeraldError('HERALD_ERR_VALIDATION', `The push subscription is invalid: endpoint: ${message}`, [{ path: 'endpoint', message }]);
 }
 
-export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppContext): void {
-  redis.defineCommand('heraldAddPushSubscription', { numberOfKeys: 1, lua: ADD_SCRIPT });
+export function pushRoutes(app: FastifyInstance, { redis, keys, scripts, config }: AppContext): void {
   // The browser's routes: a user token for the user may use them, as well as a key whose scope covers it.
   const browser = { config: { userToken: true } };
   app.post<UserParams>('/v1/users/:userId/push-subscriptions', browser, async (request, reply) => {
@@ -40,14 +34,7 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppCon
     if (!isUnambiguousPushEndpoint(subscription.endpoint)) throw endpointRefused(AMBIGUOUS_ENDPOINT_MESSAGE);
     const stored: StoredPushSubscription = { endpoint: subscription.endpoint, keys: subscription.keys, createdAt: Date.now() };
     // Beyond HERALD_MAX_PUSH_SUBSCRIPTIONS the user's oldest subscriptions are dropped, atomically.
-    const [added] = await redisCall(
-      (redis as RedisWithAdd).heraldAddPushSubscription(
-        keys.pushSubscriptions(userId),
-        subscription.endpoint,
-        JSON.stringify(stored),
-        config.HERALD_MAX_PUSH_SUBSCRIPTIONS,
-      ),
-    );
+    const [added] = await redisCall(scripts.addPushSubscription(userId, stored, config.HERALD_MAX_PUSH_SUBSCRIPTIONS));
     return reply.code(added ? 201 : 200).send({ endpoint: subscription.endpoint });
   });
 
@@ -61,7 +48,7 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, config }: AppCon
         const issue = { path: 'endpoint', message: 'expected the url-encoded endpoint in ?endpoint=' };
         throw new HeraldError('HERALD_ERR_VALIDATION', `endpoint: ${issue.message}`, [issue]);
       }
-      const removed = await redisCall(redis.hdel(keys.pushSubscriptions(userId), endpoint));
+      const removed = await redisCall(redis.hdel(keys.pushSubscriptions(userId), pushSubscriptionField(endpoint)));
       if (!removed) throw new HeraldError('HERALD_ERR_NOT_FOUND', `User ${userId} has no push subscription with that endpoint`);
       return reply.code(204).send();
     },

@@ -1,19 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import {
   HeraldError,
+  decodePushSubscriptions,
+  decodeUser,
+  encodeUser,
   parseOrThrow,
   userIdSchema,
   userRequestSchema,
-  type StoredPushSubscription,
+  type StoredUser,
 } from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 
 type UserParams = { Params: { userId: string } };
 
-/** The user hash's fields a PUT replaces, and their names in the request. */
-const FIELD_NAMES = { email: 'email', phone: 'phone', locale: 'locale', prefs: 'preferences' } as const;
-const STORED_FIELDS = Object.keys(FIELD_NAMES) as (keyof typeof FIELD_NAMES)[];
+/** What a PUT replaces, by its name in the request. */
+const REPLACED = ['email', 'phone', 'locale', 'preferences'] as const;
 
 /** The user id from the path, or 400 naming it. */
 export function userIdParam(value: string): string {
@@ -21,42 +23,33 @@ export function userIdParam(value: string): string {
 }
 
 /**
- * Users: contact data and preferences in one hash (`email`, `phone`, `locale`, `prefs` as JSON,
- * `updatedAt`), push subscriptions in another (endpoint → subscription JSON).
+ * Users: contact data and preferences in one hash, push subscriptions in another (see
+ * layout/user-record.ts and layout/push-subscriptions.ts).
  */
 export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): void {
   async function readUser(userId: string) {
     const replies = await redisCall(
       redis.multi().hgetall(keys.user(userId)).hgetall(keys.pushSubscriptions(userId)).exec(),
     );
-    const [user, subscriptions] = (replies ?? []).map(([, value]) => (value ?? {}) as Record<string, string>);
-    if (!user || !subscriptions || (Object.keys(user).length === 0 && Object.keys(subscriptions).length === 0)) {
+    const [hash, subscriptionHash] = (replies ?? []).map(([, value]) => (value ?? {}) as Record<string, string>);
+    if (!hash || !subscriptionHash || (Object.keys(hash).length === 0 && Object.keys(subscriptionHash).length === 0)) {
       throw new HeraldError('HERALD_ERR_NOT_FOUND', `No user ${userId}`);
     }
+    const { updatedAt: _updatedAt, preferences, ...contact } = decodeUser(hash, true);
     return {
       userId,
-      ...(user.email ? { email: user.email } : {}),
-      ...(user.phone ? { phone: user.phone } : {}),
-      ...(user.locale ? { locale: user.locale } : {}),
-      preferences: user.prefs ? (JSON.parse(user.prefs) as Record<string, unknown>) : {},
-      pushSubscriptions: Object.values(subscriptions).map((text) => {
-        const s = JSON.parse(text) as StoredPushSubscription;
-        return { endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() };
-      }),
+      ...contact,
+      preferences: preferences ?? {},
+      pushSubscriptions: decodePushSubscriptions(subscriptionHash).map((s) => ({ endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() })),
     };
   }
 
   app.put<UserParams>('/v1/users/:userId', async (request) => {
     const userId = userIdParam(request.params.userId);
-    const user = parseOrThrow(userRequestSchema, request.body, 'The user');
-    const fields: Record<string, string> = { updatedAt: String(Date.now()) };
-    if (user.email) fields.email = user.email;
-    if (user.phone) fields.phone = user.phone;
-    if (user.locale) fields.locale = user.locale;
-    if (user.preferences) fields.prefs = JSON.stringify(user.preferences);
-    if (request.principal.role !== 'admin') await refuseRemoval(userId, fields);
+    const user: StoredUser = { ...parseOrThrow(userRequestSchema, request.body, 'The user'), updatedAt: Date.now() };
+    if (request.principal.role !== 'admin') await refuseRemoval(userId, user);
     // Replace contact data and preferences in one step; push subscriptions live elsewhere and stay.
-    await redisCall(redis.multi().del(keys.user(userId)).hset(keys.user(userId), fields).exec());
+    await redisCall(redis.multi().del(keys.user(userId)).hset(keys.user(userId), encodeUser(user)).exec());
     return readUser(userId);
   });
 
@@ -64,18 +57,16 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
    * Deleting a user's data is an admin action on every route: a publish key may replace what is
    * stored, but a PUT that leaves out a stored field (and so would erase it) is refused, naming it.
    */
-  async function refuseRemoval(userId: string, fields: Record<string, string>): Promise<void> {
-    const stored = await redisCall(redis.hmget(keys.user(userId), ...STORED_FIELDS));
-    // Preferences emptied to {} are removed as much as preferences left out.
-    const removed = STORED_FIELDS.filter(
-      (field, i) => stored[i] != null && stored[i] !== '{}' && (fields[field] === undefined || (field === 'prefs' && fields.prefs === '{}')),
-    );
+  async function refuseRemoval(userId: string, user: StoredUser): Promise<void> {
+    // Both sides through the codec: preferences emptied to {} are removed as much as left out.
+    const stored = decodeUser(await redisCall(redis.hgetall(keys.user(userId))));
+    const kept = decodeUser(encodeUser(user));
+    const removed = REPLACED.filter((field) => stored[field] !== undefined && kept[field] === undefined);
     if (removed.length === 0) return;
-    const names = removed.map((field) => FIELD_NAMES[field]).join(', ');
     throw new HeraldError(
       'HERALD_ERR_FORBIDDEN',
-      `User ${userId} has ${names} stored, which this request would remove; removing a user's data needs an admin key (send the field to keep or change it)`,
-      removed.map((field) => ({ path: FIELD_NAMES[field], message: 'stored, and left out: removing it needs an admin key' })),
+      `User ${userId} has ${removed.join(', ')} stored, which this request would remove; removing a user's data needs an admin key (send the field to keep or change it)`,
+      removed.map((field) => ({ path: field, message: 'stored, and left out: removing it needs an admin key' })),
     );
   }
 

@@ -1,4 +1,4 @@
-import { streamIdTime } from './stream-ids.js';
+import { streamIdTime } from '../stream-ids.js';
 
 /**
  * A dead letter as the API shows it. In `<stream>:dlq` an entry holds the letter's own fields
@@ -22,6 +22,36 @@ export interface DeadLetterView {
 
 /** How many list items the letter's own fields take before the original entry's. */
 export const DEAD_LETTER_META_ITEMS = 12;
+
+/** Most of an entry's original fields copied into its dead letter (Lua's unpack has a limit). */
+const DEAD_LETTER_MAX_FIELDS = 2000;
+
+/** A dead letter's own fields, before the original entry's. */
+export interface DeadLetterMeta {
+  channel: string;
+  streamId: string;
+  id: string;
+  reason: string;
+  attempts: number;
+  error: string;
+}
+
+/**
+ * A dead letter's fields and values as appended: its own first, in the order toDeadLetterView
+ * reads them (the settle script counts dead letters by the value of the first, the channel),
+ * then the original entry's.
+ */
+export function encodeDeadLetter(meta: DeadLetterMeta, entryFields: readonly string[]): string[] {
+  return [
+    'channel', meta.channel,
+    'streamId', meta.streamId,
+    'id', meta.id,
+    'reason', meta.reason,
+    'attempts', String(meta.attempts),
+    'error', meta.error,
+    ...entryFields.slice(0, DEAD_LETTER_MAX_FIELDS),
+  ];
+}
 
 export function toDeadLetterView(dlqId: string, fields: string[]): DeadLetterView {
   const meta: Record<string, string> = {};

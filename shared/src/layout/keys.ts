@@ -1,18 +1,23 @@
-import { GROUPS, type Channel } from './glossary.js';
+import { GROUPS, type Channel } from '../glossary.js';
 
 /**
- * Every Redis key Herald uses, in one place.
+ * Every Redis key Herald uses, in one place: no other code spells a key.
  *
- * Keys that a script or transaction touches together with the stream carry the stream's name as a
- * hash tag: `herald:{user:notifications}:n:<id>` lands in the same Redis Cluster slot as
- * `user:notifications`. A user's keys share a tag of their own (`{u:<userId>}`), so deleting a
- * user is one transaction on one slot.
+ * Every companion key of a stream (dead letters, their counts, notification records, passes,
+ * rate counters) carries the stream's name as a hash tag: `{user:notifications}:dlq` and
+ * `herald:{user:notifications}:n:<id>` land in the same Redis Cluster slot as
+ * `user:notifications`, so a script may touch them together. A user's keys share a tag of their
+ * own (`{u:<userId>}`), so deleting a user is one transaction on one slot.
  */
 export interface Keys {
   /** The stream of notifications. */
   readonly stream: string;
-  /** The dead-letter stream: `<stream>:dlq`. */
+  /** The dead-letter stream: `{<stream>}:dlq`. */
   readonly deadLetters: string;
+  /** Where dead letters lived before they shared the stream's slot: `<stream>:dlq` (see dead-letter-migration.ts). */
+  readonly legacyDeadLetters: string;
+  /** Where the dead-letter counts lived before: `<prefix>{<stream>:dlq}:counts`. */
+  readonly legacyDeadLetterCounts: string;
   /** One hash per notification: idempotency record, per-channel status and claims; expires. */
   notification(id: string): string;
   /** A user's contact data and preferences (hash). */
@@ -23,6 +28,8 @@ export interface Keys {
   passes(channel: Channel): string;
   /** Dead letters per channel (hash: channel → count), kept with the dead-letter stream. */
   deadLetterCounts: string;
+  /** A channel's send budget for this second, shared by its replicas (HERALD_RATE_PER_S; hash). */
+  sendRate(channel: Channel): string;
   /** The consumer group of a channel. */
   group(channel: Channel): string;
   /** A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires. */
@@ -39,13 +46,15 @@ export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: str
   const prefix = config.HERALD_KEY_PREFIX;
   return Object.freeze({
     stream,
-    deadLetters: `${stream}:dlq`,
+    deadLetters: `{${stream}}:dlq`,
+    legacyDeadLetters: `${stream}:dlq`,
+    legacyDeadLetterCounts: `${prefix}{${stream}:dlq}:counts`,
     notification: (id: string) => `${prefix}{${stream}}:n:${id}`,
     user: (userId: string) => `${prefix}{u:${userId}}:user`,
     pushSubscriptions: (userId: string) => `${prefix}{u:${userId}}:push`,
     passes: (channel: Channel) => `${prefix}{${stream}}:passes:${channel}`,
-    // Tagged with the dead-letter stream's whole name, so it lands in that stream's slot.
-    deadLetterCounts: `${prefix}{${stream}:dlq}:counts`,
+    deadLetterCounts: `${prefix}{${stream}}:dlq:counts`,
+    sendRate: (channel: Channel) => `${prefix}{${stream}}:rate:${channel}`,
     group: (channel: Channel) => GROUPS[channel],
     requestBudget: (caller: string) => `${prefix}rate:req:${caller}`,
     dashboardSession: (idDigest: string) => `${prefix}session:${idDigest}`,

@@ -13,6 +13,7 @@
 --   learns nothing of it (not even its stream id) and cannot replace it, whatever its age.
 -- Ids are one namespace: a scoped key may take an id another tenant would later want, so
 -- tenants prefix their ids (README, Security).
+--! include layout
 local stream = KEYS[1]
 local idempotencyMs, recordTtl, maxLen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local replies = {}
@@ -23,7 +24,7 @@ for k = 2, #KEYS do
   local fieldCount = tonumber(ARGV[at + 5])
   local first = at + 6
   at = first + fieldCount
-  local seen = redis.call('HMGET', record, 'fp', 'iu', 'sid', 'uid')
+  local seen = redis.call('HMGET', record, RECORD.fingerprint, RECORD.idempotentUntil, RECORD.streamId, RECORD.userId)
   if scope ~= '' and seen[4] and not string.find(seen[4], scope) then
     replies[#replies + 1] = { 'taken', '' }
   elseif seen[1] and seen[2] and seen[3] and tonumber(seen[2]) > now then
@@ -32,7 +33,8 @@ for k = 2, #KEYS do
     local sid = redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*', unpack(ARGV, first, first + fieldCount - 1))
     -- Past the idempotency window the id names a new notification: earlier status and claims go.
     redis.call('DEL', record)
-    redis.call('HSET', record, 'fp', fp, 'iu', now + idempotencyMs, 'sid', sid, 'uid', uid, 'type', entryType, 'ts', now)
+    redis.call('HSET', record, RECORD.fingerprint, fp, RECORD.idempotentUntil, now + idempotencyMs, RECORD.streamId, sid,
+      RECORD.userId, uid, RECORD.type, entryType, RECORD.createdAt, now)
     redis.call('EXPIRE', record, recordTtl)
     replies[#replies + 1] = { 'accepted', sid }
   end

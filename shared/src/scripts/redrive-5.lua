@@ -8,20 +8,18 @@
 --       6.. the entry's fields and values to append (channels already narrowed).
 -- Returns the new entry's stream id; 'delivered' when the channel was delivered meanwhile (a
 -- replay mended it: the letter goes, nothing is appended); false when there is no such letter.
+--! include layout
+--! include channel-status
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
   return false
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
-local status = redis.call('HGET', KEYS[3], 's:' .. ARGV[2])
-if status then
-  local ok, current = pcall(cjson.decode, status)
-  if ok and type(current) == 'table' and current.s == 'delivered' then return 'delivered' end
-end
+local statusField = PREFIX.status .. ARGV[2]
+local current = decodeStatus(redis.call('HGET', KEYS[3], statusField))
+if current and current[STATUS.state] == STATE.delivered then return STATE.delivered end
 -- A new pass from the channel's one counter, shared with replays, so numbers never collide.
-local field = 'p:' .. ARGV[2]
-local pass = redis.call('HINCRBY', KEYS[5], 'seq', 1)
-redis.call('HSET', KEYS[3], field, pass)
-redis.call('HSET', KEYS[3], 's:' .. ARGV[2], cjson.encode({ s = 'pending', a = 0, u = tonumber(ARGV[3]), n = pass }))
+local pass = redis.call('HINCRBY', KEYS[5], PASSES.counter, 1)
+redis.call('HSET', KEYS[3], PREFIX.redrivePass .. ARGV[2], pass, statusField, encodeStatus(STATE.pending, 0, tonumber(ARGV[3]), pass))
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6))
 if redis.call('TTL', KEYS[3]) < tonumber(ARGV[5]) then
   redis.call('EXPIRE', KEYS[3], ARGV[5])

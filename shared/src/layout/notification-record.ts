@@ -1,9 +1,11 @@
-import { CHANNELS, CHANNEL_STATES, type Channel, type ChannelState } from './glossary.js';
+import { CHANNELS, CHANNEL_STATES, type Channel, type ChannelState } from '../glossary.js';
 
 /**
  * The one hash Redis keeps per notification (`keys.notification(id)`), so a notification's
  * whole state costs one key: the idempotency record the publisher writes, and the status of
- * each channel the workers write. It expires with the replay window.
+ * each channel the workers write. It expires with the replay window. This module is the only
+ * code that spells its fields; the Lua scripts get them from the generated `layout` include
+ * (see lua-layout.ts).
  *
  * | field          | written by | what                                                            |
  * | -------------- | ---------- | --------------------------------------------------------------- |
@@ -13,6 +15,8 @@ import { CHANNELS, CHANNEL_STATES, type Channel, type ChannelState } from './glo
  * | `uid`, `type`  | both       | the notification's user and type                                |
  * | `ts`           | both       | epoch ms the notification was created                           |
  * | `s:<channel>`  | workers    | that channel's status, see encodeChannelStatus                  |
+ * | `p:<channel>`  | redrive    | the pass a redrive started for that channel (see passes.ts)     |
+ * | `c:<target>`   | workers    | a delivery claim of one target, see CLAIM_MARKS                 |
  */
 export const RECORD_FIELDS = Object.freeze({
   fingerprint: 'fp',
@@ -23,9 +27,47 @@ export const RECORD_FIELDS = Object.freeze({
   createdAt: 'ts',
 });
 
+/** Prefixes of the record's per-channel and per-target fields. */
+export const RECORD_FIELD_PREFIXES = Object.freeze({ status: 's:', redrivePass: 'p:', claim: 'c:' });
+
 export function statusField(channel: Channel): string {
-  return `s:${channel}`;
+  return `${RECORD_FIELD_PREFIXES.status}${channel}`;
 }
+
+/** The field holding the pass a redrive started for `channel` on this notification. */
+export function redrivePassField(channel: Channel): string {
+  return `${RECORD_FIELD_PREFIXES.redrivePass}${channel}`;
+}
+
+/** The hash field of a delivery claim: `c:<target key>` (`c:email`, `c:push:<hash>`). */
+export function claimField(targetKey: string): string {
+  return `${RECORD_FIELD_PREFIXES.claim}${targetKey}`;
+}
+
+/**
+ * What a claim field holds, by its first letter, followed by the pass it belongs to:
+ * - `d<pass>`: delivered in that pass: never sent again in it;
+ * - `f<pass>`: failed for good in that pass; it does not block a later claim;
+ * - `l<pass>|<token>|<untilMs>`: a lease: the attempt holding `<token>` is sending until then.
+ * `release` is never stored: it asks the settle script to drop the attempt's own lease.
+ */
+export const CLAIM_MARKS = Object.freeze({ delivered: 'd', failed: 'f', lease: 'l', release: 'r' });
+export type ClaimMark = keyof typeof CLAIM_MARKS;
+
+/** What a claim script answers for one target. */
+export const CLAIM_RESULTS = Object.freeze({ ok: 'ok', done: 'done', busy: 'busy' });
+export type ClaimResult = keyof typeof CLAIM_RESULTS;
+
+/** The keys of a channel status's compact JSON. */
+export const STATUS_KEYS = Object.freeze({
+  state: 's',
+  attempts: 'a',
+  updatedAt: 'u',
+  reason: 'r',
+  error: 'e',
+  providerId: 'p',
+  pass: 'n',
+});
 
 /** A channel's delivery status as stored. Times are epoch ms. */
 export interface ChannelStatus {
@@ -39,35 +81,32 @@ export interface ChannelStatus {
   pass?: number;
 }
 
-/** The hash field of a delivery claim: `c:<target key>` (`c:email`, `c:push:<hash>`). */
-export function claimField(targetKey: string): string {
-  return `c:${targetKey}`;
-}
-
 /** Compact JSON: a notification's status is kept for days, so its bytes count. */
 export function encodeChannelStatus(status: ChannelStatus): string {
-  const compact: Record<string, string | number> = { s: status.state, a: status.attempts, u: status.updatedAt };
-  if (status.reason !== undefined) compact.r = status.reason;
-  if (status.error !== undefined) compact.e = status.error;
-  if (status.providerId !== undefined) compact.p = status.providerId;
-  if (status.pass) compact.n = status.pass;
+  const K = STATUS_KEYS;
+  const compact: Record<string, string | number> = { [K.state]: status.state, [K.attempts]: status.attempts, [K.updatedAt]: status.updatedAt };
+  if (status.reason !== undefined) compact[K.reason] = status.reason;
+  if (status.error !== undefined) compact[K.error] = status.error;
+  if (status.providerId !== undefined) compact[K.providerId] = status.providerId;
+  if (status.pass) compact[K.pass] = status.pass;
   return JSON.stringify(compact);
 }
 
 export function decodeChannelStatus(text: string | undefined): ChannelStatus | undefined {
   if (!text) return undefined;
+  const K = STATUS_KEYS;
   try {
     const c = JSON.parse(text) as Record<string, unknown>;
-    if (!(CHANNEL_STATES as readonly unknown[]).includes(c.s)) return undefined;
+    if (!(CHANNEL_STATES as readonly unknown[]).includes(c[K.state])) return undefined;
     const status: ChannelStatus = {
-      state: c.s as ChannelState,
-      attempts: typeof c.a === 'number' ? c.a : 0,
-      updatedAt: typeof c.u === 'number' ? c.u : 0,
+      state: c[K.state] as ChannelState,
+      attempts: typeof c[K.attempts] === 'number' ? (c[K.attempts] as number) : 0,
+      updatedAt: typeof c[K.updatedAt] === 'number' ? (c[K.updatedAt] as number) : 0,
     };
-    if (typeof c.r === 'string') status.reason = c.r;
-    if (typeof c.e === 'string') status.error = c.e;
-    if (typeof c.p === 'string') status.providerId = c.p;
-    if (typeof c.n === 'number' && c.n > 0) status.pass = c.n;
+    if (typeof c[K.reason] === 'string') status.reason = c[K.reason] as string;
+    if (typeof c[K.error] === 'string') status.error = c[K.error] as string;
+    if (typeof c[K.providerId] === 'string') status.providerId = c[K.providerId] as string;
+    if (typeof c[K.pass] === 'number' && (c[K.pass] as number) > 0) status.pass = c[K.pass] as number;
     return status;
   } catch {
     return undefined;

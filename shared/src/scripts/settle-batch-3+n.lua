@@ -8,36 +8,34 @@
 -- channel, then one notification record hash per entry, in the order of the entries in ARGV.
 -- ARGV: 1 group, 2 consumer, 3 record TTL (s), 4 status field (`s:<channel>`),
 --   then per entry:
---     new status JSON or '' (`s` state, `r` reason, `n` pass), attempt token,
+--     new status JSON or '' (see channel-status.lua), attempt token,
 --     uid, type, ts (for records a worker creates; uid '' when the entry names none),
 --     the entry's stream id,
 --     action: 'ack' (acknowledge), 'retry' (stays pending; its idle time restarts now, so the
 --       backoff counts from the failure), or 'none',
---     number of claim marks M, then M pairs of claim field and mark: 'd' delivered,
---       'f' failed for good, 'r' release (drop the token's own lease so a retry may claim),
+--     number of claim marks M, then M pairs of claim field and mark: MARK.delivered,
+--       MARK.failed (for good), MARK.release (drop the token's own lease so a retry may claim),
 --     number of dead-letter fields L (0 for none), then L fields and values, starting with
 --       `channel <channel>`.
 -- Status only moves forward within a pass: nothing goes back to pending; delivered is final;
 -- a skip never replaces delivered or dead; skipped and dead may still become retrying or
 -- delivered (an entry walked again, as a replay filling gaps does). A later pass may replace
 -- anything; an earlier one nothing. A skip as `not_requested` never replaces an existing status.
-local function decode(text)
-  if not text or text == '' then return nil end
-  local ok, value = pcall(cjson.decode, text)
-  if ok and type(value) == 'table' then return value end
-  return nil
-end
-
+-- Returns how many entries it settled.
+--! include layout
+--! include lease
+--! include channel-status
 local function allowed(new, current)
   if not current then return true end
-  local pass, currentPass = tonumber(new.n) or 0, tonumber(current.n) or 0
+  local pass, currentPass = statusPass(new), statusPass(current)
   if pass < currentPass then return false end
+  local state, currentState = new[STATUS.state], current[STATUS.state]
   -- An entry that does not name this channel (a redrive narrowed to another one) says nothing
   -- new about it: the status an earlier entry wrote stands.
-  if new.s == 'skipped' and new.r == 'not_requested' then return false end
+  if state == STATE.skipped and new[STATUS.reason] == SKIP.not_requested then return false end
   if pass == currentPass then
-    if current.s == 'delivered' or new.s == 'pending' then return false end
-    if current.s == 'dead' and new.s == 'skipped' then return false end
+    if currentState == STATE.delivered or state == STATE.pending then return false end
+    if currentState == STATE.dead and state == STATE.skipped then return false end
   end
   return true
 end
@@ -56,18 +54,18 @@ for k = 4, #KEYS do
   local letterFields = tonumber(ARGV[letterAt])
   at = letterAt + 1 + letterFields
 
-  local new = decode(statusText)
+  local new = decodeStatus(statusText)
   if new or marks > 0 or uid ~= '' then
     -- What this entry's writes depend on, in one read: the status, whether the publisher made
     -- the record, and the leases it may release.
-    local fields = { statusField, 'uid' }
+    local fields = { statusField, RECORD.userId }
     for i = marksAt, letterAt - 1, 2 do
-      if ARGV[i + 1] == 'r' then fields[#fields + 1] = ARGV[i] end
+      if ARGV[i + 1] == MARK.release then fields[#fields + 1] = ARGV[i] end
     end
     local values = redis.call('HMGET', record, unpack(fields))
-    local pass = new and (tonumber(new.n) or 0) or 0
+    local pass = new and statusPass(new) or 0
     local writes = {}
-    if new and allowed(new, decode(values[1])) then
+    if new and allowed(new, decodeStatus(values[1])) then
       writes[1] = statusField
       writes[2] = statusText
     end
@@ -75,13 +73,10 @@ for k = 4, #KEYS do
     local released = 3
     for i = marksAt, letterAt - 1, 2 do
       local field, mark = ARGV[i], ARGV[i + 1]
-      if mark == 'r' then
-        local value = values[released]
+      if mark == MARK.release then
+        local _, holder = parseLease(values[released])
         released = released + 1
-        if value and string.sub(value, 1, 1) == 'l' then
-          local _, holder = string.match(value, '^l(%d+)|(.*)|(%d+)$')
-          if holder == token then releases[#releases + 1] = field end
-        end
+        if holder == token then releases[#releases + 1] = field end
       else
         writes[#writes + 1] = field
         writes[#writes + 1] = mark .. pass
@@ -90,7 +85,7 @@ for k = 4, #KEYS do
     -- Entries from other producers have no record yet: give it what the status view needs.
     local foreign = not values[2] and uid ~= ''
     if foreign then
-      for _, pair in ipairs({ { 'uid', uid }, { 'type', entryType }, { 'sid', streamId }, { 'ts', ts } }) do
+      for _, pair in ipairs({ { RECORD.userId, uid }, { RECORD.type, entryType }, { RECORD.streamId, streamId }, { RECORD.createdAt, ts } }) do
         writes[#writes + 1] = pair[1]
         writes[#writes + 1] = pair[2]
       end

@@ -1,12 +1,15 @@
-import { compareStreamIds } from './stream-ids.js';
+import { compareStreamIds } from '../stream-ids.js';
 
 /**
  * Delivery passes. Pass 0 is the first. A replay with `resend` starts pass P+1 for one channel
  * from a stream id on: entries at or after it belong to the new pass, and delivery claims of
  * earlier passes no longer hold for them, so each is delivered once more. A redrive starts a new
  * pass for one notification on one channel (the record's `p:<channel>` field), which the claim
- * script applies. Kept in `keys.passes(channel)`: pass number → first stream id.
+ * script applies. Kept in `keys.passes(channel)`: pass number → first stream id, and the
+ * channel's pass counter under PASS_COUNTER_FIELD, which replays and redrives both draw from.
  */
+export const PASS_COUNTER_FIELD = 'seq';
+
 export type Passes = { pass: number; from: string }[];
 
 export function parsePasses(hash: Record<string, string> | null | undefined): Passes {

@@ -1,0 +1,34 @@
+import { CHANNEL_STATES, SKIP_REASONS } from '../glossary.js';
+import { CLAIM_MARKS, CLAIM_RESULTS, RECORD_FIELDS, RECORD_FIELD_PREFIXES, STATUS_KEYS } from './notification-record.js';
+import { PASS_COUNTER_FIELD } from './passes.js';
+
+/**
+ * The layout's names as Lua constants: the `layout` include of the scripts (see
+ * scripts/load-script.ts), generated from this folder's TypeScript so that no script spells a
+ * field name, a status key or a claim mark of its own.
+ *
+ *   RECORD.userId → 'uid'   PREFIX.status → 's:'   STATUS.state → 's'   STATE.delivered
+ *   SKIP.expired            MARK.lease → 'l'       RESULT.busy → 'busy'   PASSES.counter → 'seq'
+ */
+export function luaLayout(): string {
+  return [
+    luaTable('RECORD', RECORD_FIELDS),
+    luaTable('PREFIX', RECORD_FIELD_PREFIXES),
+    luaTable('STATUS', STATUS_KEYS),
+    luaTable('STATE', Object.fromEntries(CHANNEL_STATES.map((s) => [s, s]))),
+    luaTable('SKIP', Object.fromEntries(SKIP_REASONS.map((r) => [r, r]))),
+    luaTable('MARK', CLAIM_MARKS),
+    luaTable('RESULT', CLAIM_RESULTS),
+    luaTable('PASSES', { counter: PASS_COUNTER_FIELD }),
+  ].join('\n');
+}
+
+function luaTable(name: string, values: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(values).map(([key, value]) => `${key} = ${luaString(value)}`);
+  return `local ${name} = { ${entries.join(', ')} }`;
+}
+
+function luaString(value: string): string {
+  if (!/^[\w:.*-]*$/.test(value)) throw new Error(`layout value ${JSON.stringify(value)} is not a plain Lua string`);
+  return `'${value}'`;
+}
