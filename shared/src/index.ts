@@ -31,5 +31,6 @@ export * from './stream-ids.js';
 export * from './group-status.js';
 export * from './group-metrics.js';
 export * from './trimmer.js';
+export * from './dead-letter-migration.js';
 export * from './redis-replies.js';
 export * from './free-port.js';

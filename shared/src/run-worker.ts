@@ -6,6 +6,7 @@ import { Consumer } from './consumer.js';
 import type { Channel } from './glossary.js';
 import { makeKeys, type Keys } from './layout/keys.js';
 import { Scripts } from './scripts/scripts.js';
+import { migrateDeadLetters } from './dead-letter-migration.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis } from './redis.js';
 import { exitOnSignals } from './shutdown.js';
@@ -110,6 +111,8 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
       await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
     }
   }
+  // Dead letters of an earlier version move to where this one keeps them (see the migration).
+  await migrateDeadLetters(redis, keys, logger).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; the next start tries again'));
   trimmer.start(config.HERALD_TRIM_INTERVAL_S * 1000);
   logger.info(
     { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },

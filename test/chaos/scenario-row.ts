@@ -11,7 +11,7 @@ export interface ScenarioRow {
   lost: number;
   /** Arrivals beyond the first of the same notification on the same channel, summed over channels. */
   duplicated: number;
-  /** Entries in `<stream>:dlq`. */
+  /** Entries in the dead-letter stream (`{<stream>}:dlq`). */
   deadLettered: number;
   /** From the first publish until everything settled. */
   seconds: number;

@@ -32,7 +32,11 @@ export interface Keys {
   sendRate(channel: Channel): string;
   /** The consumer group of a channel. */
   group(channel: Channel): string;
-  /** A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires. */
+  /**
+   * A caller's HTTP request budget (HERALD_RATE_LIMIT): `key:<key id>` or `ip:<address>`; expires.
+   * Every budget shares one hash tag: the requests of one event-loop turn are counted by one
+   * script call, whatever their callers.
+   */
   requestBudget(caller: string): string;
   /** A dashboard session (string: the admin keys' fingerprint and the signed-in key's name), by the SHA-256 of its id; expires. */
   dashboardSession(idDigest: string): string;
@@ -56,7 +60,7 @@ export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: str
     deadLetterCounts: `${prefix}{${stream}}:dlq:counts`,
     sendRate: (channel: Channel) => `${prefix}{${stream}}:rate:${channel}`,
     group: (channel: Channel) => GROUPS[channel],
-    requestBudget: (caller: string) => `${prefix}rate:req:${caller}`,
+    requestBudget: (caller: string) => `${prefix}{rate:req}:${caller}`,
     dashboardSession: (idDigest: string) => `${prefix}session:${idDigest}`,
     heldRecords: (caller: string) => `${prefix}held:${caller}`,
   });
