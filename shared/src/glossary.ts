@@ -23,6 +23,9 @@ export const GROUPS: Readonly<Record<Channel, string>> = Object.freeze({
   push: 'push_notifier_group',
 });
 
+/** Default metrics ports of the workers, one per channel, so one replica of each fits on a host. */
+export const DEFAULT_METRICS_PORTS: Readonly<Record<Channel, number>> = { email: 9101, sms: 9102, push: 9103 };
+
 /** States a channel's delivery goes through; it only ever moves forward. */
 export const CHANNEL_STATES = ['pending', 'retrying', 'delivered', 'skipped', 'dead'] as const;
 export type ChannelState = (typeof CHANNEL_STATES)[number];
