@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Channel, Notification } from './glossary.js';
 import type { StoredPushSubscription } from './push-subscription.js';
 import type { Preferences } from './user.js';
@@ -14,8 +15,20 @@ export interface UserRecord {
   phone?: string;
   locale?: string;
   preferences?: Preferences;
-  /** Only filled for drivers that ask for them (`needsPushSubscriptions`). */
-  pushSubscriptions: StoredPushSubscription[];
+  /** The user's push subscriptions: filled by the push driver's `userLookup`, absent elsewhere. */
+  pushSubscriptions?: StoredPushSubscription[];
+}
+
+/**
+ * A driver's own reads of each user, made in the batch's one look-up round trip: the runtime
+ * calls `queue` once per user of a batch, right after queuing that user's record, and `apply`
+ * with the reply of what it queued once the round trip is back. `queue` adds exactly one command.
+ * A failed read leaves the user's entries pending, as a failed user look-up does.
+ */
+export interface UserLookup {
+  queue(pipeline: ChainableCommander, userId: string): void;
+  /** Fill in `user` from the reply of the command `queue` added (e.g. an HGETALL's hash). */
+  apply(user: UserRecord, reply: unknown): void;
 }
 
 /** One destination of a notification on a channel: an address, a phone number, a subscription. */
@@ -64,8 +77,8 @@ export class DeliveryError extends Error {
 
 export interface ChannelDriver {
   readonly channel: Channel;
-  /** Whether the runtime should look up the user's push subscriptions for each entry. */
-  readonly needsPushSubscriptions?: boolean;
+  /** Per-user data the driver needs for `targets` besides the user's record (push: subscriptions). */
+  readonly userLookup?: UserLookup;
   /** The destinations of `notification` on this channel; none means skipped with `no_recipient`. */
   targets(notification: Notification, user: UserRecord): Target[];
   /**
@@ -85,6 +98,11 @@ export interface ChannelDriver {
   throttle?(signal: AbortSignal): Promise<void>;
   /** Turn anything `send` threw into a DeliveryError (a DeliveryError passes through). */
   classify(err: unknown): DeliveryError;
+  /**
+   * Queue the removal of a target that a send found `gone` (push: the subscription). Best
+   * effort: it runs after the entry's outcome is written, and a failure is only logged.
+   */
+  forgetTarget?(pipeline: ChainableCommander, notification: Notification, target: Target): void;
   /** Release the transport (SMTP pool, agents). */
   close?(): Promise<void>;
 }
@@ -105,11 +123,12 @@ export function transportTimeoutMs(sendTimeoutMs: number): number {
 export function dryRun(driver: ChannelDriver): ChannelDriver {
   return {
     channel: driver.channel,
-    needsPushSubscriptions: driver.needsPushSubscriptions ?? false,
+    ...(driver.userLookup ? { userLookup: driver.userLookup } : {}),
     targets: (n, user) => driver.targets(n, user),
     // A dry run sends nothing, so a provider's rate limit has nothing to protect.
     classify: (err) => driver.classify(err),
     send: async () => ({ providerId: 'dry-run' }),
+    ...(driver.forgetTarget ? { forgetTarget: (pipeline, n, target) => driver.forgetTarget!(pipeline, n, target) } : {}),
     close: async () => driver.close?.(),
   };
 }

@@ -8,9 +8,19 @@
  * - channel: `email`, `sms` or `push`: one way to reach a person, one service, one consumer group.
  * - group: the consumer group of a channel (`email_notifier_group`, ...), created from `0`.
  * - consumer: one replica of a channel's service, reading with its own name within the group.
- * - claim: a per (channel, notification) lease taken before sending and marked done after, so a
- *   redelivered entry is not sent twice.
+ * - target: one destination of a notification on a channel (an email address, a phone number, a
+ *   push subscription), named by a key that is stable within the notification.
+ * - claim: a per (channel, notification, target) field of the notification's record, taken
+ *   before sending (a lease) and marked after, so a redelivered entry is not sent twice.
+ * - lease: a claim held by one attempt while it sends, until a time longer than any send can
+ *   take; renewed while a send's outcome is unknown, so no other attempt sends meanwhile.
+ * - mark: what an attempt leaves in a target's claim when it settles: delivered, failed for
+ *   good, or released (its lease dropped, so a retry may claim the target again).
  * - attempt: one try at delivering an entry on a channel; counted by the group's delivery counter.
+ * - settle: write an attempt's outcome in one atomic step: its marks, the channel's status, a
+ *   dead letter if it failed for good, and the acknowledgement (or a retry's fresh backoff).
+ * - pass: one round of delivery of a notification on a channel; pass 0 first. A replay with
+ *   resend or a redrive starts the next, and claims of earlier passes no longer hold.
  * - dead letter: an entry a channel gave up on, copied to `<stream>:dlq` with the reason.
  */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
@@ -22,6 +32,9 @@ export const GROUPS: Readonly<Record<Channel, string>> = Object.freeze({
   sms: 'sms_notifier_group',
   push: 'push_notifier_group',
 });
+
+/** Default metrics ports of the workers, one per channel, so one replica of each fits on a host. */
+export const DEFAULT_METRICS_PORTS: Readonly<Record<Channel, number>> = { email: 9101, sms: 9102, push: 9103 };
 
 /** States a channel's delivery goes through; it only ever moves forward. */
 export const CHANNEL_STATES = ['pending', 'retrying', 'delivered', 'skipped', 'dead'] as const;

@@ -1,6 +1,6 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import type { NotificationStatusView, StoredPushSubscription } from '@herald/shared';
+import { encodePushSubscription, type NotificationStatusView, type StoredPushSubscription } from '@herald/shared';
 import type { TestPublisher } from './publisher.js';
 import { waitFor } from './wait-for.js';
 
@@ -26,7 +26,7 @@ export function subscribe(pub: TestPublisher, userId: string, endpoint: string, 
  * or limit of today existed (issue 12): the worker must cope with what is already there.
  */
 export async function storeSubscriptions(pub: TestPublisher, userId: string, subscriptions: StoredPushSubscription[]): Promise<void> {
-  const fields = subscriptions.flatMap((s) => [s.endpoint, JSON.stringify(s)]);
+  const fields = subscriptions.flatMap((s) => Object.values(encodePushSubscription(s)));
   await pub.admin.hset(pub.keys.pushSubscriptions(userId), ...fields);
 }
 

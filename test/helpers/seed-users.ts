@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '@herald/shared';
+import { encodePushSubscription, encodeUser, type Keys } from '@herald/shared';
 
 /**
  * `count` users `<prefix>-<n>`, each with an email, a phone and one push subscription, written
@@ -10,9 +10,9 @@ export async function seedUsers(redis: Redis, keys: Keys, count: number, prefix:
   const pipeline = redis.pipeline();
   for (let u = 0; u < count; u++) {
     const userId = `${prefix}-${u}`;
-    pipeline.hset(keys.user(userId), 'email', `${prefix}${u}@example.com`, 'phone', `+1415555${String(u).padStart(4, '0')}`, 'updatedAt', '0');
-    const endpoint = `https://push.example.com/${u}`;
-    pipeline.hset(keys.pushSubscriptions(userId), endpoint, JSON.stringify({ endpoint, keys: { p256dh: 'x', auth: 'y' }, createdAt: 0 }));
+    pipeline.hset(keys.user(userId), encodeUser({ email: `${prefix}${u}@example.com`, phone: `+1415555${String(u).padStart(4, '0')}`, updatedAt: 0 }));
+    const { field, value } = encodePushSubscription({ endpoint: `https://push.example.com/${u}`, keys: { p256dh: 'x', auth: 'y' }, createdAt: 0 });
+    pipeline.hset(keys.pushSubscriptions(userId), field, value);
   }
   await pipeline.exec();
 }

@@ -1,6 +1,6 @@
 import webpush from 'web-push';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DeliveryError, parseEnv, redactContactData, type Notification } from '@herald/shared';
+import { ConfigError, DeliveryError, parseEnv, redactContactData, type Notification, type UserRecord } from '@herald/shared';
 import { classifyPushError } from '../../services/push/src/classify-push-error.js';
 import { pushEnv } from '../../services/push/src/config.js';
 import { createPushDriver } from '../../services/push/src/push-driver.js';
@@ -70,7 +70,8 @@ describe('renderPush', () => {
 describe('push targets', () => {
   it('gives every subscription its own key from its endpoint', () => {
     const driver = createPushDriver(parseEnv(pushEnv, { HERALD_DRY_RUN: 'true' }), {} as never);
-    expect(driver.needsPushSubscriptions).toBe(true);
+    // The runtime reads a user's subscriptions only for a driver that asks for them.
+    expect(driver.userLookup).toBeDefined();
     const sub = (endpoint: string) => ({ endpoint, keys: { p256dh: 'p', auth: 'a' }, createdAt: 1 });
     const subs = [sub('https://push.example/a'), sub('https://push.example/b')];
     const targets = driver.targets(notification(), { pushSubscriptions: subs });
@@ -81,6 +82,16 @@ describe('push targets', () => {
     expect(targets[0]!.key).toMatch(/^push:[A-Za-z0-9_-]{16}$/);
     expect(targets[0]!.key).not.toBe(targets[1]!.key);
     expect(driver.targets(notification(), { pushSubscriptions: [] })).toEqual([]);
+  });
+
+  it('reads the stored subscriptions with the user, passing over what does not parse', () => {
+    const driver = createPushDriver(parseEnv(pushEnv, { HERALD_DRY_RUN: 'true' }), {} as never);
+    const sub = { endpoint: 'https://push.example/a', keys: { p256dh: 'p', auth: 'a' }, createdAt: 1 };
+    const user: UserRecord = {};
+    driver.userLookup!.apply(user, { [sub.endpoint]: JSON.stringify(sub), 'https://push.example/b': '{not json', 'https://push.example/c': '{}' });
+    expect(user.pushSubscriptions).toEqual([sub]);
+    driver.userLookup!.apply(user, {});
+    expect(user.pushSubscriptions).toEqual([]);
   });
 });
 

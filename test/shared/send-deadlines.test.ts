@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SendDeadlines } from '../../shared/src/send-deadlines.js';
+import { SendDeadlines } from '../../shared/src/runtime/send-deadlines.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 describe('SendDeadlines: one sweep instead of a timer per send', () => {

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import webpush from 'web-push';
-import { ConfigError, DeliveryError, isPrivateHost, isUnambiguousPushEndpoint, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import { ConfigError, DeliveryError, isPrivateHost, isUnambiguousPushEndpoint, pushSubscriptionField, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent, type PushAgentOptions } from './push-agent.js';
 import { pushTargetKey } from './push-target-key.js';
+import { subscriptionLookup } from './subscription-lookup.js';
 import { renderPush } from './render-push.js';
 import { vapidKeysMatch } from './vapid-keys.js';
 
@@ -22,19 +23,8 @@ export interface PushDriverOptions {
  * addresses are refused unless HERALD_ALLOW_PRIVATE_PUSH (see push-agent.ts). With
  * HERALD_DRY_RUN the VAPID variables may be missing, since nothing is sent.
  */
-export function createPushDriver(config: PushConfig, _services: WorkerServices, options: PushDriverOptions = {}): ChannelDriver {
-  const problems: string[] = [];
-  // Node reads NODE_EXTRA_CA_CERTS once, at start, and only warns when the file is missing: then
-  // every push to that authority would fail. Better to stop and be restarted once it is there
-  // (docker-compose's local profile starts the worker before the stand-ins have written it).
-  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
-  if (extraCa && !existsSync(extraCa)) problems.push(`NODE_EXTRA_CA_CERTS: ${extraCa} does not exist (yet)`);
-  if (!config.VAPID_PUBLIC_KEY) problems.push('VAPID_PUBLIC_KEY: required, a base64url P-256 public key');
-  if (!config.VAPID_PRIVATE_KEY) problems.push('VAPID_PRIVATE_KEY: required, a base64url P-256 private key');
-  else if (config.VAPID_PUBLIC_KEY && !vapidKeysMatch(config.VAPID_PUBLIC_KEY, config.VAPID_PRIVATE_KEY)) {
-    problems.push('VAPID_PRIVATE_KEY: does not belong to VAPID_PUBLIC_KEY');
-  }
-  if (!config.VAPID_SUBJECT) problems.push('VAPID_SUBJECT: required, a mailto: or https: URL');
+export function createPushDriver(config: PushConfig, services: WorkerServices, options: PushDriverOptions = {}): ChannelDriver {
+  const problems = configProblems(config);
   if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
 
   const vapidDetails =
@@ -43,16 +33,17 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
       : undefined;
   const allowPrivate = config.HERALD_ALLOW_PRIVATE_PUSH;
   const agent = createPushAgent({ allowPrivate, ca: options.ca, lookup: options.lookup });
+  const { keys } = services;
 
   return {
     channel: 'push',
-    needsPushSubscriptions: true,
+    userLookup: subscriptionLookup(keys),
     targets(_n, user) {
       // The newest HERALD_MAX_PUSH_SUBSCRIPTIONS only: a user stored before the cap may hold
       // more, and each one is a connection of its own. Sorted only for such a user: this runs
       // for every entry, and almost every user is within the cap.
       const max = config.HERALD_MAX_PUSH_SUBSCRIPTIONS;
-      const all = user.pushSubscriptions;
+      const all = user.pushSubscriptions ?? [];
       const newest = all.length <= max ? all : [...all].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, max);
       return newest.map((subscription) => ({
         key: pushTargetKey(subscription.endpoint),
@@ -80,10 +71,31 @@ export function createPushDriver(config: PushConfig, _services: WorkerServices, 
       return providerId ? { providerId } : {};
     },
     classify: classifyPushError,
+    // The push service said the subscription is gone (404, 410): remove it.
+    forgetTarget(pipeline, n, target) {
+      pipeline.hdel(keys.pushSubscriptions(n.userId), pushSubscriptionField(target.address));
+    },
     async close() {
       agent.destroy();
     },
   };
+}
+
+/** What the configuration lacks for sending; a dry run may do without the VAPID variables. */
+function configProblems(config: PushConfig): string[] {
+  const problems: string[] = [];
+  // Node reads NODE_EXTRA_CA_CERTS once, at start, and only warns when the file is missing: then
+  // every push to that authority would fail. Better to stop and be restarted once it is there
+  // (docker-compose's local profile starts the worker before the stand-ins have written it).
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraCa && !existsSync(extraCa)) problems.push(`NODE_EXTRA_CA_CERTS: ${extraCa} does not exist (yet)`);
+  if (!config.VAPID_PUBLIC_KEY) problems.push('VAPID_PUBLIC_KEY: required, a base64url P-256 public key');
+  if (!config.VAPID_PRIVATE_KEY) problems.push('VAPID_PRIVATE_KEY: required, a base64url P-256 private key');
+  else if (config.VAPID_PUBLIC_KEY && !vapidKeysMatch(config.VAPID_PUBLIC_KEY, config.VAPID_PRIVATE_KEY)) {
+    problems.push('VAPID_PRIVATE_KEY: does not belong to VAPID_PUBLIC_KEY');
+  }
+  if (!config.VAPID_SUBJECT) problems.push('VAPID_SUBJECT: required, a mailto: or https: URL');
+  return problems;
 }
 
 /**

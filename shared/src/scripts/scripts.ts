@@ -11,6 +11,8 @@ import {
   type ClaimMark,
   type ClaimResult,
 } from '../layout/notification-record.js';
+
+export type { ClaimResult };
 import { encodePushSubscription } from '../layout/push-subscriptions.js';
 import type { StoredPushSubscription } from '../push-subscription.js';
 import { loadScript, type LoadedScript } from './load-script.js';

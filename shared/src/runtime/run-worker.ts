@@ -1,16 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { dryRun, type ChannelDriver } from './channel-driver.js';
-import { ConfigError, loadConfig } from './config.js';
+import { dryRun, type ChannelDriver } from '../channel-driver.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { Consumer } from './consumer.js';
-import type { Channel } from './glossary.js';
-import { makeKeys, type Keys } from './layout/keys.js';
-import { Scripts } from './scripts/scripts.js';
+import type { Channel } from '../glossary.js';
+import { makeKeys, type Keys } from '../layout/keys.js';
+import { createLogger, type Logger } from '../logger.js';
+import { connectRedis } from '../redis.js';
+import { exitOnSignals } from '../shutdown.js';
+import { registerGroupMetrics } from '../group-metrics.js';
+import { Scripts } from '../scripts/scripts.js';
 import { migrateDeadLetters } from './dead-letter-migration.js';
-import { createLogger, type Logger } from './logger.js';
-import { connectRedis } from './redis.js';
-import { exitOnSignals } from './shutdown.js';
-import { registerGroupMetrics } from './group-metrics.js';
 import { Trimmer } from './trimmer.js';
 import type { WorkerConfig } from './worker-config.js';
 import { WorkerMetrics, serveMetrics } from './worker-metrics.js';
@@ -48,22 +48,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   const redis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}`, logger });
   const blockingRedis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}-reader`, logger });
 
-  let driver: ChannelDriver;
-  try {
-    driver = await options.createDriver(config, { redis, keys, scripts: new Scripts(redis, keys), logger });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.lines) process.stderr.write(`${line}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  if (config.HERALD_DRY_RUN) {
-    // Everything runs (filtering, claims, status, acks) but the provider call.
-    driver = dryRun(driver);
-    logger.warn('HERALD_DRY_RUN is on: nothing is sent');
-  }
-
+  const driver = await createDriver(options, config, { redis, keys, scripts: new Scripts(redis, keys), logger });
   const metrics = new WorkerMetrics(options.channel);
   registerGroupMetrics(metrics.registry, redis, keys, [options.channel]);
   const trimmer = new Trimmer({
@@ -101,16 +86,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     logger.info('stopped');
   }, logger);
 
-  // Redis may not be up yet: keep trying to create the group, with backoff, rather than crash-loop.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await consumer.start();
-      break;
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not start the consumer; retrying');
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
-    }
-  }
+  await startConsumer(consumer, logger);
   // Dead letters of an earlier version move to where this one keeps them (see the migration).
   await migrateDeadLetters(redis, keys, logger).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; the next start tries again'));
   trimmer.start(config.HERALD_TRIM_INTERVAL_S * 1000);
@@ -118,5 +94,41 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },
     `${options.channel} worker started`,
   );
+}
 
+/** The service's driver, or the process stops on a ConfigError naming each bad variable; a dry run with HERALD_DRY_RUN. */
+async function createDriver<S extends z.ZodRawShape>(
+  options: RunWorkerOptions<S>,
+  config: z.output<z.ZodObject<S>> & WorkerConfig,
+  services: WorkerServices,
+): Promise<ChannelDriver> {
+  let driver: ChannelDriver;
+  try {
+    driver = await options.createDriver(config, services);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) process.stderr.write(`${line}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (config.HERALD_DRY_RUN) {
+    // Everything runs (filtering, claims, status, acks) but the provider call.
+    driver = dryRun(driver);
+    services.logger.warn('HERALD_DRY_RUN is on: nothing is sent');
+  }
+  return driver;
+}
+
+/** Redis may not be up yet: keep trying to create the group, with backoff, rather than crash-loop. */
+async function startConsumer(consumer: Consumer, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await consumer.start();
+      return;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not start the consumer; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+    }
+  }
 }

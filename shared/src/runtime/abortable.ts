@@ -1,4 +1,4 @@
-import { DeliveryError } from './channel-driver.js';
+import { DeliveryError } from '../channel-driver.js';
 
 /**
  * Settle with `work`, or reject with a transient DeliveryError as soon as `signal` aborts.

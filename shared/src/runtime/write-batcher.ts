@@ -1,12 +1,12 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { Logger } from './logger.js';
-import { reconnectDelay } from './redis.js';
+import type { Logger } from '../logger.js';
+import { reconnectDelay } from '../redis.js';
 
 /** One queued write: its part of the batch's one command, and optional best-effort commands. */
 export interface BatchedWrite<Part> {
   /** This write's share of the one critical command (e.g. an entry's part of a settle script). */
   part: Part;
-  /** Adds commands whose failure is only logged (e.g. removing a gone push subscription). */
+  /** Adds commands whose failure is only logged (e.g. forgetting a target the provider says is gone). */
   extra?(pipeline: ChainableCommander): void;
 }
 

@@ -1,10 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, envBool, envInt, envList } from './config.js';
-import type { Channel } from './glossary.js';
-
-/** Default metrics ports, one per channel, so one replica of each fits on a host. */
-export const DEFAULT_METRICS_PORTS: Readonly<Record<Channel, number>> = { email: 9101, sms: 9102, push: 9103 };
+import { commonEnv, envBool, envInt, envList } from '../config.js';
+import { DEFAULT_METRICS_PORTS, type Channel } from '../glossary.js';
 
 /** The environment every channel worker reads; each service adds its provider's variables. */
 export function workerEnv(channel: Channel) {

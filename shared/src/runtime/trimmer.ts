@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { streamGroups } from './group-status.js';
-import type { Keys } from './layout/keys.js';
-import type { Logger } from './logger.js';
-import { readStreamInfo } from './redis-replies.js';
-import { compareStreamIds, minStreamId } from './stream-ids.js';
+import { streamGroups } from '../group-status.js';
+import type { Keys } from '../layout/keys.js';
+import type { Logger } from '../logger.js';
+import { readStreamInfo } from '../redis-replies.js';
+import { compareStreamIds, minStreamId } from '../stream-ids.js';
 
 export interface TrimmerOptions {
   redis: Redis;

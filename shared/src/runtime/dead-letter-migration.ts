@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from './layout/keys.js';
-import { toDeadLetterView } from './layout/dead-letter.js';
-import type { Logger } from './logger.js';
-import { compareStreamIds } from './stream-ids.js';
+import type { Keys } from '../layout/keys.js';
+import { toDeadLetterView } from '../layout/dead-letter.js';
+import type { Logger } from '../logger.js';
+import { compareStreamIds } from '../stream-ids.js';
 
 /** Letters moved per transaction. */
 const BATCH = 100;
