@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { CHANNELS, type Channel } from '@herald/shared';
+import { CHANNELS, SCRIPTS, type Channel } from '@herald/shared';
 import { benchNotification, cpuMeter, drained, post, publishRequest, quantile, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
 
 /**
@@ -20,11 +20,12 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
   const wake = await roundTripCost(redis);
   const publisher = await startPublisher(redisUrl);
   const workers = await startWorkers(redis, redisUrl);
-  const sha = (file: string) => createHash('sha1').update(readFileSync(new URL(file, import.meta.url), 'utf8')).digest('hex');
+  // As Redis receives them: with their includes in place.
+  const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = {
-    append: sha('../../services/publisher/src/publish-batch.lua'),
-    claim: sha('../../shared/src/lua/claim-batch.lua'),
-    settle: sha('../../shared/src/lua/settle-batch.lua'),
+    append: sha(SCRIPTS.publishBatch.lua),
+    claim: sha(SCRIPTS.claimBatch.lua),
+    settle: sha(SCRIPTS.settleBatch.lua),
   };
   const monitorConnection = new Redis(redisUrl);
   const monitor = await monitorConnection.monitor();

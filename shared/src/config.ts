@@ -154,5 +154,5 @@ export function loadConfig<S extends z.ZodRawShape>(
   }
 }
 
-/** Names of the Redis keys, derived from the configuration. See keys.ts. */
+/** Names of the Redis keys, derived from the configuration. See layout/keys.ts. */
 export type CommonConfig = z.output<z.ZodObject<typeof commonEnv>>;

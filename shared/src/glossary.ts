@@ -21,7 +21,7 @@
  *   dead letter if it failed for good, and the acknowledgement (or a retry's fresh backoff).
  * - pass: one round of delivery of a notification on a channel; pass 0 first. A replay with
  *   resend or a redrive starts the next, and claims of earlier passes no longer hold.
- * - dead letter: an entry a channel gave up on, copied to `<stream>:dlq` with the reason.
+ * - dead letter: an entry a channel gave up on, copied to `{<stream>}:dlq` with the reason.
  */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];

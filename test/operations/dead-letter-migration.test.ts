@@ -87,4 +87,19 @@ describe('dead letters of the earlier layout', () => {
     expect(await admin.hgetall(keys.deadLetterCounts)).toEqual({ email: '126', sms: '125' });
     expect(await admin.exists(keys.legacyDeadLetters, keys.legacyDeadLetterCounts)).toBe(0);
   });
+
+  it('gives letters new ids, and loses none, when the new stream had a later letter that is gone now', async () => {
+    const { admin, keys } = ctx.stack.pub;
+    await admin.del(keys.deadLetters, keys.deadLetterCounts);
+    // Dead-lettered by the new version, then redriven: the stream is empty, but its ids went past the old ones.
+    await admin.xadd(keys.deadLetters, '9000-0', ...letter('email', 'redriven'));
+    await admin.xdel(keys.deadLetters, '9000-0');
+    await writeOldLetters(admin, 3, 3000);
+
+    expect(await migrateDeadLetters(admin, keys, quiet)).toBe(3);
+    const rows = (await admin.xrange(keys.deadLetters, '-', '+')) as [string, string[]][];
+    expect(rows.map(([, fields]) => fields[fields.indexOf('id') + 1])).toEqual(['old-3000-0', 'old-3000-1', 'old-3000-2']);
+    expect(rows.every(([id]) => Number(id.split('-')[0]) > 9000)).toBe(true);
+    expect(await admin.exists(keys.legacyDeadLetters, keys.legacyDeadLetterCounts)).toBe(0);
+  });
 });

@@ -64,7 +64,7 @@ const settlement = (
   token,
   status: status ? { attempts: 1, updatedAt: 1, state: 'pending', ...status } : undefined,
   action,
-  marks: marks.flatMap((target, i) => (i % 2 === 0 ? [{ target, mark: MARKS[marks[i + 1]!]! }] : [])),
+  marks: marks.flatMap((target, i) => (i % 2 === 0 ? [[target, MARKS[marks[i + 1]!]!] as const] : [])),
   deadLetter,
 });
 const settleBatch = (entries: EntrySettlement[]) => scripts.settleBatch('email', 'group', 'consumer', 3600, entries);

@@ -49,7 +49,7 @@ async function callEveryScript(scripts: Scripts): Promise<void> {
     scripts.claimBatch('push', 1000, 60, ids.map((id) => ({ id, token: 't', pass: 0, targets: ['push:1', 'push:2'] }))),
     scripts.settleBatch('email', 'g', 'c', 60, ids.map((id) => ({
       id, userId: 'u', type: 't', ts: 1, streamId: '1-0', token: 't', status: { state: 'dead', attempts: 1, updatedAt: 1 }, action: 'ack',
-      marks: [{ target: 'email', mark: 'failed' }], deadLetter: ['channel', 'email'],
+      marks: [['email', 'failed']], deadLetter: ['channel', 'email'],
     }))),
     scripts.deleteIdleConsumers('g', ['gone']),
     scripts.publishBatch(1000, 60, 1000, ids.map((id) => ({ id, fingerprint: 'f', now: 1, userId: 'u', type: 't', scope: '', fields: ['v', '1'] }))),

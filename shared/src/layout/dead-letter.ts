@@ -1,7 +1,7 @@
 import { streamIdTime } from '../stream-ids.js';
 
 /**
- * A dead letter as the API shows it. In `<stream>:dlq` an entry holds the letter's own fields
+ * A dead letter as the API shows it. In the dead-letter stream (`{<stream>}:dlq`) an entry holds the letter's own fields
  * first, in this order: `channel`, `streamId`, `id`, `reason`, `attempts`, `error`; then the
  * original entry's fields, as they were.
  */
@@ -51,6 +51,11 @@ export function encodeDeadLetter(meta: DeadLetterMeta, entryFields: readonly str
     'error', meta.error,
     ...entryFields.slice(0, DEAD_LETTER_MAX_FIELDS),
   ];
+}
+
+/** The channel a dead letter's fields name (its first value), or `unknown`. */
+export function deadLetterChannel(fields: readonly string[]): string {
+  return fields[0] === 'channel' && fields[1] !== undefined ? fields[1] : 'unknown';
 }
 
 export function toDeadLetterView(dlqId: string, fields: string[]): DeadLetterView {

@@ -9,4 +9,5 @@ export * from './user-record.js';
 export * from './push-subscriptions.js';
 export * from './dead-letter.js';
 export * from './passes.js';
+export * from './send-rate.js';
 export * from './lua-layout.js';

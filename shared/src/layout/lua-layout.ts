@@ -1,6 +1,8 @@
 import { CHANNEL_STATES, SKIP_REASONS } from '../glossary.js';
 import { CLAIM_MARKS, CLAIM_RESULTS, RECORD_FIELDS, RECORD_FIELD_PREFIXES, STATUS_KEYS } from './notification-record.js';
 import { PASS_COUNTER_FIELD } from './passes.js';
+import { PUSH_SUBSCRIPTION_KEYS } from './push-subscriptions.js';
+import { SEND_RATE_FIELDS } from './send-rate.js';
 
 /**
  * The layout's names as Lua constants: the `layout` include of the scripts (see
@@ -9,8 +11,11 @@ import { PASS_COUNTER_FIELD } from './passes.js';
  *
  *   RECORD.userId → 'uid'   PREFIX.status → 's:'   STATUS.state → 's'   STATE.delivered
  *   SKIP.expired            MARK.lease → 'l'       RESULT.busy → 'busy'   PASSES.counter → 'seq'
+ *   SEND_RATE.count → 'n'   PUSH.createdAt
  */
 export function luaLayout(): string {
+  // The scripts tell a claim field's kind by its first character.
+  for (const mark of Object.values(CLAIM_MARKS)) if (mark.length !== 1) throw new Error(`claim mark ${mark} must be one character`);
   return [
     luaTable('RECORD', RECORD_FIELDS),
     luaTable('PREFIX', RECORD_FIELD_PREFIXES),
@@ -20,6 +25,8 @@ export function luaLayout(): string {
     luaTable('MARK', CLAIM_MARKS),
     luaTable('RESULT', CLAIM_RESULTS),
     luaTable('PASSES', { counter: PASS_COUNTER_FIELD }),
+    luaTable('SEND_RATE', SEND_RATE_FIELDS),
+    luaTable('PUSH', PUSH_SUBSCRIPTION_KEYS),
   ].join('\n');
 }
 

@@ -58,10 +58,15 @@ export function decodeUser(hash: Record<string, string> | null | undefined, stri
   if (locale) user.locale = locale;
   if (preferences) {
     const parsed = strict ? (JSON.parse(preferences) as unknown) : safeJson(preferences);
-    if (parsed && typeof parsed === 'object' && Object.keys(parsed).length > 0) user.preferences = parsed as Preferences;
+    if (parsed && typeof parsed === 'object' && hasKeys(parsed)) user.preferences = parsed as Preferences;
   }
   if (Number.isFinite(updatedAt) && hash[USER_FIELDS.updatedAt] !== undefined) user.updatedAt = updatedAt;
   return user;
+}
+
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
 }
 
 export function safeJson(text: string): unknown {

@@ -3,7 +3,7 @@ import type { ChannelDriver } from '../channel-driver.js';
 import { GROUPS, type Channel } from '../glossary.js';
 import type { Keys } from '../layout/keys.js';
 import type { Logger } from '../logger.js';
-import { Scripts } from '../scripts/scripts.js';
+import type { Scripts } from '../scripts/scripts.js';
 import type { WorkerConfig } from './worker-config.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 
@@ -16,6 +16,8 @@ export interface ConsumerOptions {
   /** The blocking XREADGROUP only: a blocked connection can carry nothing else. */
   blockingRedis: Redis;
   keys: Keys;
+  /** The Lua scripts, on `redis`. */
+  scripts: Scripts;
   logger: Logger;
   metrics: WorkerMetrics;
 }
@@ -28,8 +30,6 @@ export interface RuntimeContext extends Readonly<ConsumerOptions> {
   readonly leaseMs: number;
   /** How long notification records live (HERALD_RETENTION_S), in seconds. */
   readonly recordTtlS: number;
-  /** The Lua scripts, on `redis`. */
-  readonly scripts: Scripts;
   /**
    * Aborted when the shutdown's drain time is up: what waits for a rate limit or a send stops.
    * One for every entry (one controller per entry showed in profiles).
@@ -46,7 +46,6 @@ export function runtimeContext(options: ConsumerOptions, stopping: AbortSignal):
     // Longer than any send can take, so while one replica is sending no other one does.
     leaseMs: config.HERALD_SEND_TIMEOUT_MS + Math.max(2000, config.HERALD_SEND_TIMEOUT_MS / 2),
     recordTtlS: config.HERALD_RETENTION_S,
-    scripts: new Scripts(options.redis, options.keys),
     stopping,
   };
 }

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../layout/keys.js';
-import { toDeadLetterView } from '../layout/dead-letter.js';
+import { deadLetterChannel } from '../layout/dead-letter.js';
 import type { Logger } from '../logger.js';
+import { reconnectDelay } from '../redis.js';
+import { readStreamInfo } from '../redis-replies.js';
 import { compareStreamIds } from '../stream-ids.js';
 
 /** Letters moved per transaction. */
@@ -10,14 +12,18 @@ const BATCH = 100;
 /**
  * Dead letters lived in `<stream>:dlq` until they moved into the stream's hash tag,
  * `{<stream>}:dlq` (keys.deadLetters), so that the settle script's keys share one Redis Cluster
- * slot. A worker that starts and finds the old stream moves its letters over: each letter is
- * appended to the new stream, removed from the old one and counted over in one MULTI/EXEC, so
- * none is lost or doubled, also when several replicas do it at once (WATCH makes a transaction
- * whose letters another replica moved first do nothing, and it reads again). A letter keeps its
- * id, and so its time, unless the new stream already holds a later one (workers of the new
- * version dead-lettered before this ran): then it is appended with a new id.
+ * slot. A worker moves the letters it finds there, at start and then with each trim (during a
+ * rolling upgrade, workers of the old version still write there): each letter is appended to
+ * the new stream, removed from the old one and counted over in one MULTI/EXEC, so none is lost
+ * or doubled, also when several replicas do it at once (WATCH makes a transaction whose letters
+ * another replica moved first do nothing, and it reads again). MULTI does not roll back a
+ * command that fails, so the transaction only holds commands that cannot: an appended id is
+ * always above the new stream's last one, read under the same WATCH. A letter keeps its id, and
+ * so its time, unless the new stream has had a later one (workers of the new version
+ * dead-lettered before this ran): then it is appended with a new id.
  *
- * Not a script: the two streams are in different slots, and no script of Herald's spans two.
+ * The old layout only ever ran on one Redis node (on Redis Cluster its publishes failed), so a
+ * transaction across the two streams' slots is fine here, and nowhere else in Herald.
  * Returns how many letters it moved.
  */
 export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logger): Promise<number> {
@@ -26,9 +32,13 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
   const connection = redis.duplicate();
   try {
     let moved = 0;
-    for (;;) {
+    for (let aborted = 0; ; ) {
       const batch = await moveBatch(connection, keys);
-      if (batch === undefined) continue; // another replica moved some meanwhile: read again
+      if (batch === undefined) {
+        // A watched stream changed (another replica moved letters, a settle dead-lettered one): read again, after a pause.
+        await new Promise((resolve) => setTimeout(resolve, reconnectDelay(++aborted)));
+        continue;
+      }
       if (batch === 0) break;
       moved += batch;
     }
@@ -48,12 +58,14 @@ async function moveBatch(redis: Redis, keys: Keys): Promise<number | undefined> 
     await redis.unwatch();
     return 0;
   }
-  const [latest] = (await redis.xrevrange(keys.deadLetters, '+', '-', 'COUNT', 1)) as [string, string[]][];
-  // Ids only go up: either every letter of the batch keeps its id, or none does.
-  const keepIds = !latest || compareStreamIds(rows[0]![0], latest[0]) > 0;
+  // A stream's ids only go up, past deleted entries too: either every letter of the batch
+  // keeps its id, or none does.
+  const info = await readStreamInfo(redis, keys.deadLetters);
+  const lastId = String(info?.['last-generated-id'] ?? '0-0');
+  const keepIds = compareStreamIds(rows[0]![0], lastId) > 0;
   const tx = redis.multi();
   for (const [id, fields] of rows) {
-    const { channel } = toDeadLetterView(id, fields);
+    const channel = deadLetterChannel(fields);
     tx.xadd(keys.deadLetters, keepIds ? id : '*', ...fields);
     tx.xdel(keys.legacyDeadLetters, id);
     tx.hincrby(keys.deadLetterCounts, channel, 1);

@@ -48,7 +48,8 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   const redis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}`, logger });
   const blockingRedis = connectRedis(config.REDIS_URL, { name: `herald-${options.channel}-reader`, logger });
 
-  const driver = await createDriver(options, config, { redis, keys, scripts: new Scripts(redis, keys), logger });
+  const scripts = new Scripts(redis, keys);
+  const driver = await createDriver(options, config, { redis, keys, scripts, logger });
   const metrics = new WorkerMetrics(options.channel);
   registerGroupMetrics(metrics.registry, redis, keys, [options.channel]);
   const trimmer = new Trimmer({
@@ -59,7 +60,7 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     deadLetterMaxLen: config.HERALD_DLQ_MAXLEN,
     registry: metrics.registry,
   });
-  const consumer = new Consumer({ channel: options.channel, driver, config, redis, blockingRedis, keys, logger, metrics });
+  const consumer = new Consumer({ channel: options.channel, driver, config, redis, blockingRedis, keys, scripts, logger, metrics });
   const { server, port } = await serveMetrics(metrics, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST, () => ({
     channel: options.channel,
     consumer: config.HERALD_CONSUMER,
@@ -69,10 +70,12 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     process.exit(1);
   });
 
+  let migration: NodeJS.Timeout | undefined;
   // Installed before the consumer starts, so a stop during a slow start is still graceful.
   exitOnSignals(async (signal) => {
     logger.info({ signal, inFlight: consumer.inFlightCount }, 'stopping: finishing deliveries in flight');
     trimmer.stop();
+    clearInterval(migration);
     try {
       await consumer.close();
       await driver.close?.();
@@ -86,10 +89,15 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     logger.info('stopped');
   }, logger);
 
+  // Dead letters of an earlier version move to where this one keeps them, before this worker
+  // writes any (so they keep their ids), then with each trim (see the migration).
+  const moveOldDeadLetters = () =>
+    migrateDeadLetters(redis, keys, logger).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; trying again later'));
+  await moveOldDeadLetters();
   await startConsumer(consumer, logger);
-  // Dead letters of an earlier version move to where this one keeps them (see the migration).
-  await migrateDeadLetters(redis, keys, logger).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; the next start tries again'));
   trimmer.start(config.HERALD_TRIM_INTERVAL_S * 1000);
+  migration = setInterval(() => void moveOldDeadLetters(), config.HERALD_TRIM_INTERVAL_S * 1000);
+  migration.unref();
   logger.info(
     { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },
     `${options.channel} worker started`,

@@ -43,7 +43,7 @@ export class Settler {
       token: item.token,
       status: s.status && { ...s.status, attempts: item.attempt, updatedAt: Date.now(), ...(pass ? { pass } : {}) },
       action: s.action,
-      marks: (s.marks ?? []).map(([target, mark]) => ({ target: target.key, mark })),
+      marks: s.marks ? s.marks.map(([target, mark]) => [target.key, mark] as const) : [],
       deadLetter: s.deadLetter
         ? encodeDeadLetter(
             { channel, streamId: item.streamId, id: n.id ?? '', reason: s.deadLetter.reason, attempts: item.attempt, error: redactContactData(s.deadLetter.error) },

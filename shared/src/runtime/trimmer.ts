@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { streamGroups } from '../group-status.js';
+import { deadLetterChannel } from '../layout/dead-letter.js';
 import type { Keys } from '../layout/keys.js';
 import type { Logger } from '../logger.js';
 import { readStreamInfo } from '../redis-replies.js';
@@ -142,7 +143,7 @@ export class Trimmer {
     const perChannel = new Map<string, number>();
     drop.forEach(([, fields], i) => {
       if (Number(results[i]?.[1]) !== 1) return;
-      const channel = fields[0] === 'channel' ? fields[1]! : 'unknown';
+      const channel = deadLetterChannel(fields);
       perChannel.set(channel, (perChannel.get(channel) ?? 0) + 1);
     });
     const counts = redis.pipeline();

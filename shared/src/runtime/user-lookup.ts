@@ -29,7 +29,7 @@ export async function lookUpUsers(ctx: RuntimeContext, userIds: string[]): Promi
       users.set(userId, (userErr ?? ownErr)!);
       return;
     }
-    const { updatedAt: _updatedAt, ...record }: UserRecord & { updatedAt?: number } = decodeUser(userHash as Record<string, string> | null);
+    const record: UserRecord = decodeUser(userHash as Record<string, string> | null);
     own?.apply(record, ownReply);
     users.set(userId, record);
   });

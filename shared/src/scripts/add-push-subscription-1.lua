@@ -6,6 +6,7 @@
 -- ARGV: 1 the endpoint, 2 the subscription's JSON, 3 the most subscriptions a user may hold.
 -- Returns {added, dropped}: added is 1 when the endpoint was new to the user, 0 when it
 -- replaced that endpoint's subscription; dropped, how many of the oldest were removed.
+--! include layout
 local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local count = redis.call('HLEN', KEYS[1])
 local excess = count - tonumber(ARGV[3])
@@ -18,7 +19,7 @@ local others = {}
 for i = 1, #all, 2 do
   if all[i] ~= ARGV[1] then
     local ok, subscription = pcall(cjson.decode, all[i + 1])
-    local createdAt = ok and type(subscription) == 'table' and tonumber(subscription.createdAt) or -1
+    local createdAt = ok and type(subscription) == 'table' and tonumber(subscription[PUSH.createdAt]) or -1
     others[#others + 1] = { all[i], createdAt }
   end
 end

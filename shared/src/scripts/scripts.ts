@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Channel } from '../glossary.js';
+import type { Channel, ChannelState } from '../glossary.js';
 import type { Keys } from '../layout/keys.js';
 import {
   CLAIM_MARKS,
@@ -68,7 +68,8 @@ export interface EntrySettlement {
   status: ChannelStatus | undefined;
   /** `ack`: acknowledge; `retry`: stays pending, its idle time restarting now; `none`. */
   action: 'ack' | 'retry' | 'none';
-  marks: readonly { target: string; mark: ClaimMark }[];
+  /** Pairs of a target's key and its mark. */
+  marks: readonly (readonly [target: string, mark: ClaimMark])[];
   /** The dead letter's fields and values (see encodeDeadLetter); empty for none. */
   deadLetter: readonly string[];
 }
@@ -87,7 +88,7 @@ export interface PublishItem {
 }
 
 /** What redrive answers when the channel was delivered meanwhile. */
-export const REDRIVE_DELIVERED = 'delivered';
+export const REDRIVE_DELIVERED: ChannelState = 'delivered';
 
 export type PublishReply = [status: 'accepted' | 'duplicate' | 'mismatch' | 'taken', streamId: string];
 
@@ -119,7 +120,8 @@ export class Scripts {
 
   /** delete-idle-consumer-1.lua, for each consumer: removed only while it has nothing pending. */
   async deleteIdleConsumers(group: string, consumers: readonly string[]): Promise<void> {
-    await Promise.all(consumers.map((consumer) => this.run('deleteIdleConsumer', [this.keys.stream], [group, consumer])));
+    // One failing (a consumer someone removed meanwhile) does not keep the others.
+    await Promise.allSettled(consumers.map((consumer) => this.run('deleteIdleConsumer', [this.keys.stream], [group, consumer])));
   }
 
   /** publish-batch-1+n.lua: append each notification once per id. */
@@ -195,7 +197,7 @@ function settleArgs(e: EntrySettlement): Arg[] {
   // An entry that names no notification or no user gets no status, claims or record of its own.
   const known = e.id !== undefined && e.userId !== undefined;
   const status = known && e.status ? encodeChannelStatus(e.status) : '';
-  const marks = known ? e.marks.flatMap(({ target, mark }) => [claimField(target), CLAIM_MARKS[mark]]) : [];
+  const marks = known ? e.marks.flatMap(([target, mark]) => [claimField(target), CLAIM_MARKS[mark]]) : [];
   return [
     status, e.token,
     known ? e.userId! : '', e.type ?? '', String(e.ts ?? 0),

@@ -7,6 +7,7 @@ import {
   parseOrThrow,
   userIdSchema,
   userRequestSchema,
+  USER_FIELDS,
   type StoredUser,
 } from '@herald/shared';
 import type { AppContext } from '../app.js';
@@ -40,7 +41,7 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
       userId,
       ...contact,
       preferences: preferences ?? {},
-      pushSubscriptions: decodePushSubscriptions(subscriptionHash).map((s) => ({ endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() })),
+      pushSubscriptions: decodePushSubscriptions(subscriptionHash, true).map((s) => ({ endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() })),
     };
   }
 
@@ -59,8 +60,12 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
    */
   async function refuseRemoval(userId: string, user: StoredUser): Promise<void> {
     // Both sides through the codec: preferences emptied to {} are removed as much as left out.
-    const stored = decodeUser(await redisCall(redis.hgetall(keys.user(userId))));
+    const hash = await redisCall(redis.hgetall(keys.user(userId)));
+    const stored = decodeUser(hash);
     const kept = decodeUser(encodeUser(user));
+    // Preferences stored corrupt are still stored: only an admin may drop them.
+    const storedPrefs = hash[USER_FIELDS.preferences];
+    if (stored.preferences === undefined && storedPrefs && storedPrefs !== '{}') stored.preferences = {};
     const removed = REPLACED.filter((field) => stored[field] !== undefined && kept[field] === undefined);
     if (removed.length === 0) return;
     throw new HeraldError(
