@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { CHANNELS, makeKeys, toRecord, type Channel, type Notification } from '@herald/shared';
 import { freePort } from '../test/helpers/free-port.js';
 import { seedUsers } from '../test/helpers/seed-users.js';
-import { spawnService, type ServiceProcess } from '../test/helpers/service-process.js';
+import { ROOT, spawnNode, spawnService, type ServiceProcess } from '../test/helpers/service-process.js';
 
 /** What the scenarios share: users, Herald's processes, and when everything is handled. */
 export const USERS = 1000;
@@ -62,10 +62,19 @@ export function serviceEnv(redisUrl: string): Record<string, string> {
   return { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '3600', HERALD_RATE_LIMIT: '0' };
 }
 
-/** A publisher process (or scenario 3's, with its bare route); resolves with its base URL. */
-export async function startPublisher(redisUrl: string, entry = 'services/publisher/src/main.ts'): Promise<{ process: ServiceProcess; base: string }> {
+/** A service as production runs it: compiled, with node (bench/run.ts builds first). */
+function spawnCompiled(service: string, env: Record<string, string>): ServiceProcess {
+  return spawnNode([`services/${service}/dist/main.js`], env, ROOT);
+}
+
+/**
+ * A publisher process, compiled as in production, or scenario 3's server with its bare route
+ * (from sources, through tsx); resolves with its base URL.
+ */
+export async function startPublisher(redisUrl: string, sourceEntry?: string): Promise<{ process: ServiceProcess; base: string }> {
   const port = await freePort();
-  const process = spawnService(entry, { ...serviceEnv(redisUrl), PORT: String(port), LOG_LEVEL: 'info' });
+  const env = { ...serviceEnv(redisUrl), PORT: String(port), LOG_LEVEL: 'info' };
+  const process = sourceEntry ? spawnService(sourceEntry, env) : spawnCompiled('publisher', env);
   await process.waitForOutput('publisher listening');
   return { process, base: `http://127.0.0.1:${port}` };
 }
@@ -82,7 +91,7 @@ export async function startWorkers(redis: Redis, redisUrl: string, replicas = 1,
   const processes = CHANNELS.flatMap((channel) =>
     Array.from({ length: replicas }, (_, r) => ({
       channel,
-      process: spawnService(`services/${channel}/src/main.ts`, {
+      process: spawnCompiled(channel, {
         ...serviceEnv(redisUrl),
         HERALD_CONSUMER: `bench-${channel}-${r}`,
         HERALD_CONCURRENCY: String(concurrency),

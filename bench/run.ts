@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
@@ -19,6 +20,8 @@ const N = Number(process.env.BENCH_N ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SCALING_N = Math.max(1000, Math.round(N / 5));
 
+// The services run compiled, as in production.
+execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 const redisServer = await startRedis();
 const rows: [string, string, string][] = [];
 const row = (name: string, value: string, note = '') => {

@@ -13,7 +13,7 @@ import { ROOT } from '../helpers/service-process.js';
  * command, build context and variables must exist in this repository.
  */
 interface ComposeService {
-  build?: string | { context: string };
+  build?: string | { context: string; target?: string };
   command?: string[];
   environment?: Record<string, string>;
   stop_grace_period?: string;
@@ -39,12 +39,18 @@ describe('docker-compose.yml', () => {
     for (const name of ['publisher', 'email', 'sms', 'push', 'stand-ins']) {
       const service = services[name]!;
       expect(service, name).toBeDefined();
-      const [node, importFlag, loader, entry] = service.command!;
-      // Signals must reach the service itself, not an npm wrapper.
-      expect([node, importFlag, loader], name).toEqual(['node', '--import', 'tsx']);
-      expect(existsSync(join(ROOT, entry!)), `${name}: ${entry}`).toBe(true);
+      // Signals must reach the service itself, not an npm wrapper; compiled, with no loader.
+      const [node, entry, ...rest] = service.command!;
+      expect(node, name).toBe('node');
+      expect(rest, name).toEqual([]);
+      // The build compiles src/main.ts to dist/main.js (tsconfig.base.json, rootDir src, outDir dist).
+      const source = /^services\/([\w-]+)\/dist\/main\.js$/.exec(entry!)?.[1];
+      expect(source, `${name}: ${entry}`).toBeDefined();
+      expect(existsSync(join(ROOT, 'services', source!, 'src', 'main.ts')), `${name}: ${entry}`).toBe(true);
       const context = typeof service.build === 'string' ? service.build : service.build!.context;
       expect(existsSync(join(ROOT, context, 'Dockerfile')), name).toBe(true);
+      const target = typeof service.build === 'string' ? undefined : service.build!.target;
+      if (target) expect(readFileSync(join(ROOT, context, 'Dockerfile'), 'utf8'), name).toMatch(new RegExp(`^FROM \\S+ AS ${target}$`, 'm'));
     }
   });
 

@@ -15,9 +15,15 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
+/** A service from its TypeScript sources, through tsx, as tests run them. */
 export function spawnService(entry: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
+  return spawnNode(['--conditions=development', '--import', 'tsx', entry], env, ROOT);
+}
+
+/** `node <args>` in `cwd`, with only PATH, HOME and `env` in its environment. */
+export function spawnNode(args: string[], env: Record<string, string>, cwd: string): ServiceProcess {
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,7 +8,8 @@ import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { ROOT } from '../helpers/service-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const BIN = 'cli/bin/herald.js';
+/** The CLI from its sources, as the other tests run services (the built bin runs cli/dist/main.js). */
+const BIN = ['--conditions=development', '--import', 'tsx', 'cli/src/main.ts'];
 let redisServer: TestRedis;
 let pub: TestPublisher;
 let url: string;
@@ -26,7 +27,7 @@ afterAll(async () => {
 /** Run `herald <args>` as a user would, with HERALD_URL and HERALD_API_KEY. */
 function herald(args: string[], key = 'ak', baseUrl = url): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: baseUrl, HERALD_API_KEY: key } }, (err, stdout, stderr) =>
+    execFile(process.execPath, [...BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: baseUrl, HERALD_API_KEY: key } }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -133,7 +134,7 @@ describe('herald CLI', () => {
   });
 
   it('tails the stream live, one line per entry', async () => {
-    const tail = spawn(process.execPath, [BIN, 'tail'], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: url, HERALD_API_KEY: 'ak' } });
+    const tail = spawn(process.execPath, [...BIN, 'tail'], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: url, HERALD_API_KEY: 'ak' } });
     let out = '';
     tail.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));

@@ -400,7 +400,7 @@ describe('the entry point (services/publisher/src/main.ts)', () => {
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined && !/^(HERALD_|VAPID_|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/.test(name)) base[name] = value;
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/publisher/src/main.ts'], {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/publisher/src/main.ts'], {
       cwd: ROOT,
       env: {
         ...base,

@@ -58,7 +58,7 @@ if (standIns) {
 }
 
 const supervisor = new Supervisor(root, out);
-supervisor.start('publisher', 'services/publisher/src/main.ts', {
+supervisor.start('publisher', 'publisher', {
   ...base,
   PORT: String(port),
   HOST: host,
@@ -74,7 +74,7 @@ for (const channel of CHANNELS) {
     // default for the first (9101 email, 9102 sms, 9103 push), +10 for each next, or a free one.
     const metricsPort = await portOrFree(DEFAULT_METRICS_PORTS[channel] + (i - 1) * 10);
     metricsUrls.push(`${channel}-${i}: http://127.0.0.1:${metricsPort}/metrics`);
-    supervisor.start(`${channel}-${i}`, `services/${channel}/src/main.ts`, {
+    supervisor.start(`${channel}-${i}`, channel, {
       ...base,
       ...channelEnv(channel),
       HERALD_CONSUMER: `${hostname()}-${channel}-${i}`,

@@ -2,9 +2,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { formatLogLine } from './log-format.js';
 
+/**
+ * How a service is started: compiled (`node services/<service>/dist/main.js`) when this stack runs
+ * compiled, which is how `npm start` runs it; from the TypeScript sources through tsx when the
+ * stack itself runs from them (tests, `npm run dev`).
+ */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+
+export function serviceCommand(service: string): string[] {
+  return FROM_SOURCES
+    ? ['--conditions=development', '--import', 'tsx', `services/${service}/src/main.ts`]
+    : [`services/${service}/dist/main.js`];
+}
+
 interface Service {
   name: string;
-  entry: string;
+  /** The folder under services/: publisher, email, sms, push. */
+  service: string;
   env: NodeJS.ProcessEnv;
   child?: ChildProcess;
   restarts: number;
@@ -13,7 +27,7 @@ interface Service {
 }
 
 /**
- * Runs the stack's services as child processes of their own (`node --import tsx <entry>`), with
+ * Runs the stack's services as child processes of their own (see serviceCommand), with
  * each line of their output prefixed by the service's name. A service that exits while the stack
  * is running is reported and started again after 1, 2, 4 ... up to 30 s (back to 1 s once it
  * has stayed up a minute). `stopAll` sends SIGTERM, waits, and kills what is left: no process
@@ -28,8 +42,8 @@ export class Supervisor {
     private readonly write: (line: string) => void,
   ) {}
 
-  start(name: string, entry: string, env: NodeJS.ProcessEnv): void {
-    const service: Service = { name, entry, env, restarts: 0, startedAt: 0 };
+  start(name: string, serviceName: string, env: NodeJS.ProcessEnv): void {
+    const service: Service = { name, service: serviceName, env, restarts: 0, startedAt: 0 };
     this.services.push(service);
     this.spawn(service);
   }
@@ -38,7 +52,7 @@ export class Supervisor {
     service.startedAt = Date.now();
     // A process group of its own: the terminal's Ctrl+C reaches only this supervisor, which
     // then stops every service in order.
-    const child = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+    const child = spawn(process.execPath, serviceCommand(service.service), {
       cwd: this.cwd,
       env: service.env,
       stdio: ['ignore', 'pipe', 'pipe'],
