@@ -92,3 +92,15 @@ describe('npm start: the whole system on one machine', () => {
     for (const s of services) expect(alive(s.pid), s.command).toBe(false);
   });
 });
+
+describe('npm start with a bad setting', () => {
+  it('stops at once, naming each variable that is wrong, and starts nothing', async () => {
+    const bad = spawnService('services/local/src/main.ts', { HERALD_REPLICAS_SMS: '0', HERALD_START_REDIS: 'yes', PORT: 'x' });
+    expect(await bad.exited).toBe(1);
+    const output = bad.output();
+    expect(output).toMatch(/^HERALD_REPLICAS_SMS: /m);
+    expect(output).toMatch(/^HERALD_START_REDIS: expected own/m);
+    expect(output).toMatch(/^PORT: /m);
+    expect(output).not.toContain('Herald is running');
+  });
+});

@@ -47,13 +47,16 @@ export function portOrFree(preferred: number): Promise<number> {
  * free port, with append-only persistence under `<stateDir>/redis/` so notifications survive a
  * restart of the stack.
  */
-export async function localRedis(env: NodeJS.ProcessEnv, stateDir: string): Promise<LocalRedis> {
+export async function localRedis(
+  config: { REDIS_URL?: string | undefined; HERALD_START_REDIS?: 'own' | undefined },
+  stateDir: string,
+): Promise<LocalRedis> {
   const none = async () => undefined;
-  if (env.REDIS_URL) return { url: env.REDIS_URL, how: 'REDIS_URL', stop: none };
-  if (env.HERALD_START_REDIS !== 'own' && (await answersPing(6379))) {
+  if (config.REDIS_URL) return { url: config.REDIS_URL, how: 'REDIS_URL', stop: none };
+  if (config.HERALD_START_REDIS !== 'own' && (await answersPing(6379))) {
     return { url: 'redis://127.0.0.1:6379', how: 'already running on 127.0.0.1:6379', stop: none };
   }
-  if (spawnSync('redis-server', ['--version'], { env }).error) {
+  if (spawnSync('redis-server', ['--version']).error) {
     throw new NoRedisError(
       'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
     );

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CHANNELS, DEFAULT_METRICS_PORTS, type Channel } from '@herald/shared';
 import { loadOrCreateVapidKeys, startLocalStandIns, type LocalStandIns } from '@herald/stand-ins';
 import { NoRedisError, localRedis, portOrFree } from './local-redis.js';
+import { loadLocalConfig } from './config.js';
 import { Supervisor } from './supervisor.js';
 
 /**
@@ -15,13 +16,13 @@ import { Supervisor } from './supervisor.js';
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** Kept state (VAPID keys, the Redis it starts): `.herald/`, or HERALD_STATE_DIR. */
-const stateDir = process.env.HERALD_STATE_DIR ?? join(root, '.herald');
-const env = process.env;
+const config = loadLocalConfig();
+const stateDir = config.HERALD_STATE_DIR ?? join(root, '.herald');
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 let redis;
 try {
-  redis = await localRedis(env, stateDir);
+  redis = await localRedis(config, stateDir);
 } catch (err) {
   if (err instanceof NoRedisError) {
     process.stderr.write(`${err.message}\n`);
@@ -32,16 +33,17 @@ try {
 
 /** A channel uses its real provider when that provider's credentials are set. */
 const real: Record<Channel, boolean> = {
-  email: !!env.SMTP_URL,
-  sms: !!env.TWILIO_ACCOUNT_SID,
-  push: !!env.VAPID_PRIVATE_KEY,
+  email: !!config.SMTP_URL,
+  sms: !!config.TWILIO_ACCOUNT_SID,
+  push: !!config.VAPID_PRIVATE_KEY,
 };
 const vapid = real.push ? undefined : loadOrCreateVapidKeys(stateDir);
 const standIns: LocalStandIns | undefined = CHANNELS.every((c) => real[c]) ? undefined : await startLocalStandIns({ vapid: vapid! });
 
-const port = Number(env.PORT ?? 3000);
-const host = env.HOST ?? '127.0.0.1';
-const base: NodeJS.ProcessEnv = { ...env, REDIS_URL: redis.url };
+const port = config.PORT;
+const host = config.HOST;
+// Every service reads its own variables from the same environment.
+const base: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redis.url };
 const channelEnv = (c: Channel) => (real[c] || !standIns ? {} : standIns.env[c]);
 const publisherUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
@@ -67,8 +69,9 @@ supervisor.start('publisher', 'publisher', {
   ...(outboxUrl ? { HERALD_OUTBOX_URL: outboxUrl } : {}),
 });
 const metricsUrls: string[] = [];
+const REPLICAS: Record<Channel, number> = { email: config.HERALD_REPLICAS_EMAIL, sms: config.HERALD_REPLICAS_SMS, push: config.HERALD_REPLICAS_PUSH };
 for (const channel of CHANNELS) {
-  const replicas = Math.max(1, Number(env[`HERALD_REPLICAS_${channel.toUpperCase()}`] ?? 1) || 1);
+  const replicas = REPLICAS[channel];
   for (let i = 1; i <= replicas; i++) {
     // Replicas on one host each need their own consumer name and metrics port: the channel's
     // default for the first (9101 email, 9102 sms, 9103 push), +10 for each next, or a free one.
@@ -83,7 +86,7 @@ for (const channel of CHANNELS) {
   }
 }
 
-const key = (env.HERALD_ADMIN_KEYS ?? env.HERALD_API_KEYS ?? '').split(',')[0]?.trim();
+const key = (config.HERALD_ADMIN_KEYS ?? config.HERALD_API_KEYS ?? '').split(',')[0]?.trim();
 const headers: Record<string, string> = { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
 
 /** A demo user whose address, number and push subscription all reach the stand-ins. */
@@ -133,7 +136,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     out('stopping...');
     stopWatching?.();
     void (async () => {
-      await supervisor.stopAll(Number(env.HERALD_SHUTDOWN_MS ?? 10_000) + 2000);
+      await supervisor.stopAll(config.HERALD_SHUTDOWN_MS + 2000);
       await standIns?.close();
       await redis.stop();
       out('stopped');
