@@ -33,4 +33,3 @@ export * from './group-metrics.js';
 export * from './runtime/trimmer.js';
 export * from './runtime/dead-letter-migration.js';
 export * from './redis-replies.js';
-export * from './free-port.js';

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { freePort } from '@herald/shared';
+import { freePort } from '@herald/stand-ins';
 import { join } from 'node:path';
 
 export interface LocalRedis {

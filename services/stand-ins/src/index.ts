@@ -20,3 +20,5 @@ export {
   type StandInSubscription,
 } from './push.js';
 export { loadOrCreateVapidKeys, startLocalStandIns, type LocalStandIns, type Outbox } from './local-stand-ins.js';
+/** A TCP port free on 127.0.0.1 right now: for tests and the local stack, not the product. */
+export { freePort } from './free-port.js';
