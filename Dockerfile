@@ -9,6 +9,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY scripts scripts
+COPY client client
 COPY shared shared
 COPY cli cli
 COPY services services
@@ -20,6 +21,7 @@ RUN npm ci --no-audit --no-fund && npm run build
 FROM node:24-bookworm-slim AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY client/package.json client/
 COPY shared/package.json shared/
 COPY cli/package.json cli/
 COPY services/publisher/package.json services/publisher/
@@ -30,7 +32,7 @@ COPY services/stand-ins/package.json services/stand-ins/
 COPY services/local/package.json services/local/
 
 FROM manifests AS deps
-RUN npm ci --omit=dev --no-audit --no-fund --workspace shared --workspace services/publisher --workspace services/email --workspace services/sms --workspace services/push
+RUN npm ci --omit=dev --no-audit --no-fund --workspace client --workspace shared --workspace services/publisher --workspace services/email --workspace services/sms --workspace services/push
 
 # 3. The image: those dependencies and the compiled services, nothing else.
 FROM node:24-bookworm-slim
@@ -38,6 +40,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=deps /app/package.json package.json
+COPY --from=build /app/client/package.json client/package.json
+COPY --from=build /app/client/dist client/dist
 COPY --from=build /app/shared/package.json shared/package.json
 COPY --from=build /app/shared/dist shared/dist
 COPY --from=build /app/services/publisher/package.json services/publisher/package.json

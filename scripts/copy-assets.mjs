@@ -4,7 +4,7 @@
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const WORKSPACES = ['shared', 'cli', ...readdirSync('services').map((s) => join('services', s))];
+const WORKSPACES = ['client', 'shared', 'cli', ...readdirSync('services').map((s) => join('services', s))];
 
 for (const workspace of WORKSPACES) {
   const src = join(workspace, 'src');

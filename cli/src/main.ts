@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { CHANNELS, HeraldApiError, HeraldClient, type PublishRequest, type UserRequest } from '@herald/shared';
+import { CHANNELS, HeraldApiError, HeraldClient, type PublishRequest, type UserRequest } from '@herald/client';
 import { details, table } from './output.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
-import type { Channel, Notification } from './glossary.js';
-import type { StoredPushSubscription } from './push-subscription.js';
-import type { Preferences } from './user.js';
+import type { Channel, Notification } from '@herald/client';
+import type { StoredPushSubscription } from '@herald/client';
+import type { Preferences } from '@herald/client';
 
 /**
  * What a channel's service adds to the shared consumer runtime: where a notification goes

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import type { Channel } from './glossary.js';
+import type { Channel } from '@herald/client';
 import { readGroupStatus } from './group-status.js';
 import type { Keys } from './layout/keys.js';
 

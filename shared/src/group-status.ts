@@ -1,27 +1,10 @@
 import type { Redis } from 'ioredis';
-import { CHANNELS, GROUPS, type Channel } from './glossary.js';
+import { CHANNELS, GROUPS, type Channel } from '@herald/client';
 import type { Keys } from './layout/keys.js';
 import { readStreamInfo, toRecord } from './redis-replies.js';
 import { compareStreamIds, streamIdTime } from './stream-ids.js';
+import type { GroupStatus } from '@herald/client';
 
-/** What operators and autoscalers need to know about one channel's consumer group. */
-export interface GroupStatus {
-  channel: Channel;
-  group: string;
-  /** False until a worker of the channel has started once. */
-  exists: boolean;
-  consumers: { name: string; pending: number; idleMs: number }[];
-  /** Entries handed to a consumer and not yet acknowledged. */
-  pending: number;
-  /** Entries not yet handed to the group. */
-  lag: number;
-  /** Entries the group has read so far (Redis's count, when it knows it): its rate is throughput. */
-  entriesRead: number | null;
-  lastDeliveredId: string | null;
-  /** Age of the oldest pending entry, in ms; 0 with nothing pending. */
-  oldestPendingAgeMs: number;
-  deadLetters: number;
-}
 
 /** Most entries counted one by one when Redis does not report a group's lag. */
 const LAG_COUNT_LIMIT = 1_000_000;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Notification } from './glossary.js';
+import type { Notification } from '@herald/client';
 import {
   channelsSchema,
   channelSchema,
@@ -8,7 +8,7 @@ import {
   recipientsSchema,
   typeSchema,
   userIdSchema,
-} from './notification.js';
+} from '@herald/client';
 
 /**
  * The stream-entry codec: the wire format of `user:notifications`, version 1.

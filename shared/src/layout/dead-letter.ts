@@ -1,24 +1,11 @@
 import { streamIdTime } from '../stream-ids.js';
+import type { DeadLetterView } from '@herald/client';
 
 /**
- * A dead letter as the API shows it. In the dead-letter stream (`{<stream>}:dlq`) an entry holds the letter's own fields
- * first, in this order: `channel`, `streamId`, `id`, `reason`, `attempts`, `error`; then the
- * original entry's fields, as they were.
+ * In the dead-letter stream (`{<stream>}:dlq`) an entry holds the letter's own fields first, in
+ * this order: `channel`, `streamId`, `id`, `reason`, `attempts`, `error`; then the original
+ * entry's fields, as they were. toDeadLetterView reads them into the API's view.
  */
-export interface DeadLetterView {
-  dlqId: string;
-  channel: string;
-  /** The original entry's id in the stream. */
-  streamId: string;
-  /** The notification id ('' for a malformed entry without one). */
-  id: string;
-  reason: string;
-  attempts: number;
-  error: string;
-  createdAt: string;
-  /** The original entry's fields. */
-  entry: Record<string, string>;
-}
 
 /** How many list items the letter's own fields take before the original entry's. */
 export const DEAD_LETTER_META_ITEMS = 12;

@@ -1,4 +1,4 @@
-import { GROUPS, type Channel } from '../glossary.js';
+import { GROUPS, type Channel } from '@herald/client';
 
 /**
  * Every Redis key Herald uses, in one place: no other code spells a key.

@@ -1,4 +1,4 @@
-import { CHANNEL_STATES, SKIP_REASONS } from '../glossary.js';
+import { CHANNEL_STATES, SKIP_REASONS } from '@herald/client';
 import { CLAIM_MARKS, CLAIM_RESULTS, RECORD_FIELDS, RECORD_FIELD_PREFIXES, STATUS_KEYS } from './notification-record.js';
 import { PASS_COUNTER_FIELD } from './passes.js';
 import { PUSH_SUBSCRIPTION_KEYS } from './push-subscriptions.js';

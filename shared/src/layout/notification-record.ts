@@ -1,4 +1,5 @@
-import { CHANNELS, CHANNEL_STATES, type Channel, type ChannelState } from '../glossary.js';
+import { CHANNELS, CHANNEL_STATES, type Channel, type ChannelState } from '@herald/client';
+import type { ChannelStatusView, NotificationStatusView } from '@herald/client';
 
 /**
  * The one hash Redis keeps per notification (`keys.notification(id)`), so a notification's
@@ -111,26 +112,6 @@ export function decodeChannelStatus(text: string | undefined): ChannelStatus | u
   } catch {
     return undefined;
   }
-}
-
-/** A channel's status as the API shows it (times ISO-8601). */
-export interface ChannelStatusView {
-  state: ChannelState;
-  attempts: number;
-  reason?: string;
-  error?: string;
-  providerId?: string;
-  updatedAt: string;
-}
-
-/** `GET /v1/notifications/:id`. */
-export interface NotificationStatusView {
-  id: string;
-  userId: string;
-  type: string;
-  streamId: string;
-  createdAt: string;
-  channels: Record<Channel, ChannelStatusView>;
 }
 
 /** The API view of a notification's hash, or undefined when there is none. */

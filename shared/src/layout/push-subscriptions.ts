@@ -1,4 +1,4 @@
-import type { StoredPushSubscription } from '../push-subscription.js';
+import type { StoredPushSubscription } from '@herald/client';
 import { safeJson } from './user-record.js';
 
 /**

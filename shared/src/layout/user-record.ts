@@ -1,4 +1,4 @@
-import type { Preferences } from '../user.js';
+import type { Preferences } from '@herald/client';
 
 /**
  * A user's hash (`keys.user(userId)`): contact data and preferences, written by the user routes

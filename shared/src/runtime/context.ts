@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ChannelDriver } from '../channel-driver.js';
-import { GROUPS, type Channel } from '../glossary.js';
+import { GROUPS, type Channel } from '@herald/client';
 import type { Keys } from '../layout/keys.js';
 import type { Logger } from '../logger.js';
 import type { Scripts } from '../scripts/scripts.js';

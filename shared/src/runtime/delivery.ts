@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import { DeliveryError, type Target } from '../channel-driver.js';
-import type { Notification } from '../glossary.js';
+import type { Notification } from '@herald/client';
 import { redactContactData } from '../redact.js';
 import { abortable } from './abortable.js';
 import type { RuntimeContext } from './context.js';

@@ -1,6 +1,6 @@
 import type { ChannelDriver, Target, UserRecord } from '../channel-driver.js';
-import type { Channel, Notification, SkipReason } from '../glossary.js';
-import { allows } from '../user.js';
+import type { Channel, Notification, SkipReason } from '@herald/client';
+import { allows } from '@herald/client';
 
 export interface FilterContext {
   channel: Channel;

@@ -1,5 +1,5 @@
 import type { SendResult, Target } from '../channel-driver.js';
-import type { Notification } from '../glossary.js';
+import type { Notification } from '@herald/client';
 import { redactContactData } from '../redact.js';
 import type { TargetClaim } from '../scripts/scripts.js';
 import { claimTargets } from './claims.js';

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { dryRun, type ChannelDriver } from '../channel-driver.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { Consumer } from './consumer.js';
-import type { Channel } from '../glossary.js';
+import type { Channel } from '@herald/client';
 import { makeKeys, type Keys } from '../layout/keys.js';
 import { createLogger, type Logger } from '../logger.js';
 import { connectRedis } from '../redis.js';

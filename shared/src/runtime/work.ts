@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import type { DeliveryError, SendResult, Target } from '../channel-driver.js';
-import type { Notification } from '../glossary.js';
+import type { Notification } from '@herald/client';
 import type { ChannelStatus } from '../layout/notification-record.js';
 
 /**

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, envBool, envInt, envList } from '../config.js';
-import { DEFAULT_METRICS_PORTS, type Channel } from '../glossary.js';
+import { DEFAULT_METRICS_PORTS, type Channel } from '@herald/client';
 
 /** The environment every channel worker reads; each service adds its provider's variables. */
 export function workerEnv(channel: Channel) {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Channel } from '../glossary.js';
+import type { Channel } from '@herald/client';
 
 /** A worker's Prometheus metrics, on a registry of its own, every series labelled by channel. */
 export class WorkerMetrics {

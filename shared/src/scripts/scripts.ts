@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Channel, ChannelState } from '../glossary.js';
+import type { Channel, ChannelState } from '@herald/client';
 import type { Keys } from '../layout/keys.js';
 import {
   CLAIM_MARKS,
@@ -14,7 +14,7 @@ import {
 
 export type { ClaimResult };
 import { encodePushSubscription } from '../layout/push-subscriptions.js';
-import type { StoredPushSubscription } from '../push-subscription.js';
+import type { StoredPushSubscription } from '@herald/client';
 import { loadScript, type LoadedScript } from './load-script.js';
 
 /**

@@ -1,9 +1,7 @@
 import type { Issue } from './errors.js';
 import { isErrorCode, ERRORS } from './errors.js';
 import { publishRequestSchema, type PublishRequest } from './notification.js';
-import type { DeadLetterView } from './layout/dead-letter.js';
-import type { GroupStatus } from './group-status.js';
-import type { NotificationStatusView } from './layout/notification-record.js';
+import type { DeadLetterView, GroupStatus, NotificationStatusView } from './views.js';
 import { pushSubscriptionSchema, type PushSubscription } from './push-subscription.js';
 import { userRequestSchema, type Preferences, type UserRequest } from './user.js';
 import { parseOrThrow } from './validation.js';
