@@ -14,14 +14,7 @@ export const DEAD_LETTER_META_ITEMS = 12;
 const DEAD_LETTER_MAX_FIELDS = 2000;
 
 /** A dead letter's own fields, before the original entry's. */
-export interface DeadLetterMeta {
-  channel: string;
-  streamId: string;
-  id: string;
-  reason: string;
-  attempts: number;
-  error: string;
-}
+export type DeadLetterMeta = Pick<DeadLetterView, 'channel' | 'streamId' | 'id' | 'reason' | 'attempts' | 'error'>;
 
 /**
  * A dead letter's fields and values as appended: its own first, in the order toDeadLetterView
