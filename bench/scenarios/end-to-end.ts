@@ -1,5 +1,16 @@
 import { Redis } from 'ioredis';
-import { benchNotification, cpuMeter, drained, post, publishRequest, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import {
+  benchNotification,
+  cpuMeter,
+  drained,
+  post,
+  publishRequest,
+  seedBenchUsers,
+  stackPids,
+  startPublisher,
+  startWorkers,
+  stop,
+} from '../herald-stack.js';
 
 export interface EndToEndResult {
   notificationsPerSecond: number;

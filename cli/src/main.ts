@@ -95,8 +95,24 @@ program
   .description("each channel's consumer group: consumers, pending, lag, dead letters")
   .action(async () => {
     const groups = await client().groups();
-    const rows = groups.map((g) => ({ ...g, consumers: g.consumers.length, oldestPendingS: Math.round(g.oldestPendingAgeMs / 1000) }));
-    print(table(rows, ['channel', 'group', 'consumers', 'pending', 'lag', 'lastDeliveredId', 'oldestPendingS', 'deadLetters']), groups);
+    const rows = groups.map((g) => ({
+      ...g,
+      consumers: g.consumers.length,
+      oldestPendingS: Math.round(g.oldestPendingAgeMs / 1000),
+    }));
+    print(
+      table(rows, [
+        'channel',
+        'group',
+        'consumers',
+        'pending',
+        'lag',
+        'lastDeliveredId',
+        'oldestPendingS',
+        'deadLetters',
+      ]),
+      groups,
+    );
   });
 
 program
@@ -110,7 +126,8 @@ program
       print(details(result), result);
     } catch (err) {
       // 4xx and 429 come before any work; no answer or a 5xx may come after the pass started.
-      if (o.resend && err instanceof HeraldApiError && (err.status === 0 || err.status >= 500)) throw new OutcomeUnknown(err);
+      if (o.resend && err instanceof HeraldApiError && (err.status === 0 || err.status >= 500))
+        throw new OutcomeUnknown(err);
       throw err;
     }
   });
@@ -122,9 +139,23 @@ dlq
   .option('--limit <n>', 'at most this many', '50')
   .option('--after <dlqId>', 'the page after this dead letter')
   .action(async (o: { channel?: string; limit: string; after?: string }) => {
-    const page = await client().deadLetters({ limit: Number(o.limit), ...(o.channel ? { channel: o.channel } : {}), ...(o.after ? { after: o.after } : {}) });
+    const page = await client().deadLetters({
+      limit: Number(o.limit),
+      ...(o.channel ? { channel: o.channel } : {}),
+      ...(o.after ? { after: o.after } : {}),
+    });
     const more = page.next ? `\n(more: --after ${page.next})` : '';
-    print(table(page.deadLetters as unknown as Record<string, unknown>[], ['dlqId', 'channel', 'id', 'reason', 'attempts', 'error']) + more, page);
+    print(
+      table(page.deadLetters as unknown as Record<string, unknown>[], [
+        'dlqId',
+        'channel',
+        'id',
+        'reason',
+        'attempts',
+        'error',
+      ]) + more,
+      page,
+    );
   });
 dlq
   .command('redrive <dlqId>')
@@ -133,12 +164,10 @@ dlq
     const result = await client().redrive(dlqId);
     print(details(result), result);
   });
-dlq
-  .command('drop <dlqId>')
-  .action(async (dlqId: string) => {
-    await client().dropDeadLetter(dlqId);
-    print(`dropped ${dlqId}`, { dropped: dlqId });
-  });
+dlq.command('drop <dlqId>').action(async (dlqId: string) => {
+  await client().dropDeadLetter(dlqId);
+  print(`dropped ${dlqId}`, { dropped: dlqId });
+});
 
 const users = program.command('users').description('contact data and preferences');
 users.command('get <userId>').action(async (userId: string) => {
@@ -164,7 +193,9 @@ users
   });
 users
   .command('token <userId>')
-  .description("a short-lived user token for the user's browser: it registers and removes that user's push subscriptions only")
+  .description(
+    "a short-lived user token for the user's browser: it registers and removes that user's push subscriptions only",
+  )
   .action(async (userId: string) => {
     const made = await client().createUserToken(userId);
     print(made.token, made);

@@ -49,7 +49,11 @@ export async function countAfter(redis: Redis, stream: string, id: string, inclu
 }
 
 /** The status of each channel's group (all three, in order). */
-export async function readGroupStatus(redis: Redis, keys: Keys, channels: readonly Channel[] = CHANNELS): Promise<GroupStatus[]> {
+export async function readGroupStatus(
+  redis: Redis,
+  keys: Keys,
+  channels: readonly Channel[] = CHANNELS,
+): Promise<GroupStatus[]> {
   const [groups, stream] = await Promise.all([streamGroups(redis, keys.stream), readStreamInfo(redis, keys.stream)]);
   const lastGenerated = String(stream?.['last-generated-id'] ?? '0-0');
   const counts = (await redis.hgetall(keys.deadLetterCounts)) as Record<string, string>;
@@ -60,7 +64,18 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
       const info = groups.find((g) => g.name === name);
       const deadLetters = Math.max(0, Number(counts[channel] ?? 0));
       if (!info) {
-        return { channel, group: name, exists: false, consumers: [], pending: 0, lag: 0, entriesRead: null, lastDeliveredId: null, oldestPendingAgeMs: 0, deadLetters };
+        return {
+          channel,
+          group: name,
+          exists: false,
+          consumers: [],
+          pending: 0,
+          lag: 0,
+          entriesRead: null,
+          lastDeliveredId: null,
+          oldestPendingAgeMs: 0,
+          deadLetters,
+        };
       }
       const lastDeliveredId = String(info['last-delivered-id']);
       const [consumerRows, summary] = await Promise.all([
@@ -82,7 +97,9 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
         channel,
         group: name,
         exists: true,
-        consumers: consumerRows.map(toRecord).map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
+        consumers: consumerRows
+          .map(toRecord)
+          .map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
         pending: Number(summary[0]),
         lag,
         entriesRead: typeof info['entries-read'] === 'number' ? (info['entries-read'] as number) : null,
@@ -93,4 +110,3 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
     }),
   );
 }
-

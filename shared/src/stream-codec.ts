@@ -31,7 +31,18 @@ export const WIRE_VERSION = '1';
 
 /** Fields of an entry, in XADD order. */
 export function encodeEntry(n: Notification): string[] {
-  const fields = ['v', WIRE_VERSION, 'id', n.id, 'userId', n.userId, 'type', n.type, 'payload', JSON.stringify(n.payload)];
+  const fields = [
+    'v',
+    WIRE_VERSION,
+    'id',
+    n.id,
+    'userId',
+    n.userId,
+    'type',
+    n.type,
+    'payload',
+    JSON.stringify(n.payload),
+  ];
   if (n.channels) fields.push('channels', n.channels.join(','));
   if (n.to) fields.push('to', JSON.stringify(n.to));
   if (n.expiresAt !== undefined) fields.push('expiresAt', String(n.expiresAt));
@@ -56,7 +67,10 @@ export class EntryDecodeError extends Error {
 
 export type DecodeResult = { ok: true; notification: Notification } | { ok: false; error: EntryDecodeError };
 
-const epochMs = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch').transform(Number);
+const epochMs = z
+  .string()
+  .regex(/^\d{1,16}$/, 'expected milliseconds since the epoch')
+  .transform(Number);
 
 function json<T extends z.ZodType>(schema: T) {
   return z.string().transform((text, ctx): z.output<T> => {

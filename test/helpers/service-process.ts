@@ -35,10 +35,13 @@ export function spawnNode(args: string[], env: Record<string, string>, cwd: stri
     child,
     output: () => output,
     async waitForOutput(text, timeoutMs = 20_000) {
-      await waitFor(() => (typeof text === 'string' ? output.includes(text) : text.test(output)) || child.exitCode !== null, {
-        timeoutMs,
-        what: `output ${String(text)}`,
-      });
+      await waitFor(
+        () => (typeof text === 'string' ? output.includes(text) : text.test(output)) || child.exitCode !== null,
+        {
+          timeoutMs,
+          what: `output ${String(text)}`,
+        },
+      );
       if (!(typeof text === 'string' ? output.includes(text) : text.test(output))) {
         throw new Error(`process exited with ${child.exitCode} before printing ${String(text)}:\n${output}`);
       }

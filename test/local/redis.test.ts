@@ -53,7 +53,10 @@ describe('npm start and Redis', () => {
       PATH: bin,
       PORT: String(await freePort()),
     });
-    const code = await Promise.race([stack.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+    const code = await Promise.race([
+      stack.exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000)),
+    ]);
     if (code === 'still running') stack.child.kill('SIGKILL');
     rmSync(bin, { recursive: true, force: true });
     expect(code).toBe(1);

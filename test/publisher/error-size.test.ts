@@ -22,7 +22,12 @@ interface ErrorAnswer {
 }
 
 function postBatch(payload: string) {
-  return ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications/batch', headers: { 'content-type': 'application/json' }, payload });
+  return ctx.pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications/batch',
+    headers: { 'content-type': 'application/json' },
+    payload,
+  });
 }
 
 describe('HeraldError.toBody', () => {
@@ -33,11 +38,17 @@ describe('HeraldError.toBody', () => {
     expect(error.message).toMatch(/^The request is invalid \(20 of 25 issues listed; .+\)$/);
 
     const few = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', issues.slice(0, 3)).toBody();
-    expect(few.error).toEqual({ code: 'HERALD_ERR_VALIDATION', message: 'The request is invalid', issues: issues.slice(0, 3) });
+    expect(few.error).toEqual({
+      code: 'HERALD_ERR_VALIDATION',
+      message: 'The request is invalid',
+      issues: issues.slice(0, 3),
+    });
   });
 
   it('clips a long issue path or message in its middle: field names are the client text', () => {
-    const long = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', [{ path: 'a'.repeat(100_000), message: 'b'.repeat(100_000) }]);
+    const long = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', [
+      { path: 'a'.repeat(100_000), message: 'b'.repeat(100_000) },
+    ]);
     const { error } = long.toBody();
     expect(JSON.stringify(error).length).toBeLessThan(1000);
     expect(error.issues![0]!.path).toMatch(/^a+…a+$/);
@@ -47,7 +58,12 @@ describe('HeraldError.toBody', () => {
 describe('POST /v1/notifications', () => {
   it('answers a body of thousands of unknown fields with 20 issues in a small answer', async () => {
     const payload = JSON.stringify({ ...VALID, ...unknownFields(6000) });
-    const res = await ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload });
+    const res = await ctx.pub.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
     expect(res.statusCode).toBe(400);
     const { error } = res.json() as ErrorAnswer;
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
@@ -84,7 +100,9 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('lists up to 20 issues for each bad item of a small batch', async () => {
-    const payload = JSON.stringify({ notifications: Array.from({ length: 10 }, () => ({ ...VALID, ...unknownFields(30) })) });
+    const payload = JSON.stringify({
+      notifications: Array.from({ length: 10 }, () => ({ ...VALID, ...unknownFields(30) })),
+    });
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(400);
     const answer = res.json() as ErrorAnswer;

@@ -22,7 +22,9 @@ describe('retry backoff with a real worker', () => {
   it('takes a failed entry back no sooner than its backoff, which doubles per attempt', async () => {
     const { stack } = ctx;
     const phone = '+14155550171';
-    expect((await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/backoff-user', payload: { phone } })).statusCode).toBe(200);
+    expect(
+      (await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/backoff-user', payload: { phone } })).statusCode,
+    ).toBe(200);
     stack.twilio.respondWith(500, { count: 2 });
     const res = await stack.pub.app.inject({
       method: 'POST',

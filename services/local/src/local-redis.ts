@@ -63,7 +63,20 @@ export async function localRedis(env: NodeJS.ProcessEnv, stateDir: string): Prom
   const port = await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
@@ -72,7 +85,9 @@ export async function localRedis(env: NodeJS.ProcessEnv, stateDir: string): Prom
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) resolve();
     });
-    child.once('exit', (code) => reject(new NoRedisError(`redis-server stopped at start (exit ${code}): ${output.trim().split('\n').pop()}`)));
+    child.once('exit', (code) =>
+      reject(new NoRedisError(`redis-server stopped at start (exit ${code}): ${output.trim().split('\n').pop()}`)),
+    );
   });
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -37,7 +37,9 @@ const real: Record<Channel, boolean> = {
   push: !!env.VAPID_PRIVATE_KEY,
 };
 const vapid = real.push ? undefined : loadOrCreateVapidKeys(stateDir);
-const standIns: LocalStandIns | undefined = CHANNELS.every((c) => real[c]) ? undefined : await startLocalStandIns({ vapid: vapid! });
+const standIns: LocalStandIns | undefined = CHANNELS.every((c) => real[c])
+  ? undefined
+  : await startLocalStandIns({ vapid: vapid! });
 
 const port = Number(env.PORT ?? 3000);
 const host = env.HOST ?? '127.0.0.1';
@@ -84,12 +86,18 @@ for (const channel of CHANNELS) {
 }
 
 const key = (env.HERALD_ADMIN_KEYS ?? env.HERALD_API_KEYS ?? '').split(',')[0]?.trim();
-const headers: Record<string, string> = { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
+const headers: Record<string, string> = {
+  'content-type': 'application/json',
+  ...(key ? { authorization: `Bearer ${key}` } : {}),
+};
 
 /** A demo user whose address, number and push subscription all reach the stand-ins. */
 async function createDemoUser(): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ready = await fetch(`${publisherUrl}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${publisherUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -99,7 +107,11 @@ async function createDemoUser(): Promise<void> {
     body: JSON.stringify({ email: 'demo@herald.localhost', phone: '+15555550100' }),
   });
   if (standIns && !real.push) {
-    await fetch(`${publisherUrl}/v1/users/demo/push-subscriptions`, { method: 'POST', headers, body: JSON.stringify(standIns.push.createSubscription()) });
+    await fetch(`${publisherUrl}/v1/users/demo/push-subscriptions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(standIns.push.createSubscription()),
+    });
   }
 }
 await createDemoUser().catch((err: unknown) => out(`could not create the demo user: ${(err as Error).message}`));
@@ -112,7 +124,10 @@ out(
     `  Publisher   ${publisherUrl}   (health ${publisherUrl}/healthz, metrics ${publisherUrl}/metrics)`,
     `  Dashboard   ${publisherUrl}/dashboard   Push demo ${publisherUrl}/demo/`,
     `  Redis       ${redis.url}   (${redis.how})`,
-    ...CHANNELS.map((c) => `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${standIns ? ` (${c === 'email' ? standIns.smtp.url : c === 'sms' ? standIns.twilio.baseUrl : standIns.push.origin})` : ''}`}`),
+    ...CHANNELS.map(
+      (c) =>
+        `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${standIns ? ` (${c === 'email' ? standIns.smtp.url : c === 'sms' ? standIns.twilio.baseUrl : standIns.push.origin})` : ''}`}`,
+    ),
     `  Worker metrics: ${metricsUrls.join(', ')}`,
     '',
     '  Send a first notification to the demo user (email, SMS and push):',

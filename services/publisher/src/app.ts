@@ -157,7 +157,11 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    sendError(new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    sendError(
+      new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
   );
 
   healthRoutes(app, context);

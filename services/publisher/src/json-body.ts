@@ -41,7 +41,11 @@ export function explainBadJson(body: string): HeraldError {
   const path = findRefusedKey(parsed);
   if (path === undefined) return new HeraldError('HERALD_ERR_BAD_JSON');
   return new HeraldError('HERALD_ERR_VALIDATION', `The request body holds the key ${path.at(-1)}, which is refused`, [
-    { path: path.join('.'), message: 'A "__proto__" key, or a "prototype" key inside "constructor", is refused: it could alter objects the server builds from the body' },
+    {
+      path: path.join('.'),
+      message:
+        'A "__proto__" key, or a "prototype" key inside "constructor", is refused: it could alter objects the server builds from the body',
+    },
   ]);
 }
 

@@ -34,7 +34,9 @@ export type PushConfig = z.output<z.ZodObject<typeof pushEnv>> & WorkerConfig;
 function isVapidSubject(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === 'mailto:' && url.pathname.includes('@')) || (url.protocol === 'https:' && url.hostname !== '');
+    return (
+      (url.protocol === 'mailto:' && url.pathname.includes('@')) || (url.protocol === 'https:' && url.hostname !== '')
+    );
   } catch {
     return false;
   }

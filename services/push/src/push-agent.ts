@@ -44,7 +44,10 @@ export function createPushAgent(options: PushAgentOptions): Agent {
 
 /** An agent whose connections reach public addresses only (see createPushAgent). */
 class PublicOnlyAgent extends Agent {
-  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = options.host ?? 'localhost';
     const origin = `https://${isIP(host) === 6 ? `[${host}]` : host}${options.port && Number(options.port) !== 443 ? `:${options.port}` : ''}`;
     if (isIP(host) && isPrivateAddress(host)) {

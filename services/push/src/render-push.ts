@@ -77,7 +77,10 @@ function fitPayload(full: PushPayload): string {
  */
 function shortenField(p: PushPayload, field: 'body' | 'title'): PushPayload {
   const chars = Array.from(p[field] ?? '');
-  const withPrefix = (count: number): PushPayload => ({ ...p, [field]: `${chars.slice(0, count).join('').trimEnd()}…` });
+  const withPrefix = (count: number): PushPayload => ({
+    ...p,
+    [field]: `${chars.slice(0, count).join('').trimEnd()}…`,
+  });
   if (size(p) <= PUSH_PAYLOAD_MAX_BYTES) return p;
   // Largest count whose shortened payload fits; the size grows with count, so bisect.
   let lo = 0;

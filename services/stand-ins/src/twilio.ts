@@ -164,7 +164,13 @@ export async function startTwilioStandIn(options: TwilioStandInOptions = {}): Pr
     res.end(text);
   }
 
-  function sendError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
+  function sendError(
+    res: ServerResponse,
+    status: number,
+    code: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
     sendJson(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, headers);
   }
 

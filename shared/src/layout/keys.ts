@@ -44,7 +44,6 @@ export interface Keys {
   heldRecords(caller: string): string;
 }
 
-
 export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: string }): Keys {
   const stream = config.HERALD_STREAM;
   const prefix = config.HERALD_KEY_PREFIX;

@@ -32,7 +32,7 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
   const connection = redis.duplicate();
   try {
     let moved = 0;
-    for (let aborted = 0; ; ) {
+    for (let aborted = 0; ;) {
       const batch = await moveBatch(connection, keys);
       if (batch === undefined) {
         // A watched stream changed (another replica moved letters, a settle dead-lettered one): read again, after a pause.
@@ -43,7 +43,11 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
       moved += batch;
     }
     await foldCounts(connection, keys);
-    if (moved > 0) logger.info({ moved, from: keys.legacyDeadLetters, to: keys.deadLetters }, 'moved dead letters to their new stream');
+    if (moved > 0)
+      logger.info(
+        { moved, from: keys.legacyDeadLetters, to: keys.deadLetters },
+        'moved dead letters to their new stream',
+      );
     return moved;
   } finally {
     connection.disconnect();
@@ -91,7 +95,8 @@ async function foldCounts(redis: Redis, keys: Keys): Promise<void> {
     }
     const counts = await redis.hgetall(keys.legacyDeadLetterCounts);
     const tx = redis.multi();
-    for (const [channel, count] of Object.entries(counts)) if (Number(count)) tx.hincrby(keys.deadLetterCounts, channel, Number(count));
+    for (const [channel, count] of Object.entries(counts))
+      if (Number(count)) tx.hincrby(keys.deadLetterCounts, channel, Number(count));
     tx.del(keys.legacyDeadLetters, keys.legacyDeadLetterCounts);
     if (await tx.exec()) return;
   }

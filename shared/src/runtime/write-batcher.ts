@@ -66,7 +66,10 @@ export class WriteBatcher<Part> {
         return;
       }
       const delay = reconnectDelay(attempt);
-      this.logger.warn({ err: (err as Error).message, writes: batch.length, retryInMs: delay }, 'settle writes failed; retrying them');
+      this.logger.warn(
+        { err: (err as Error).message, writes: batch.length, retryInMs: delay },
+        'settle writes failed; retrying them',
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
       await this.flush(batch, attempt + 1);
       return;

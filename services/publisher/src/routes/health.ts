@@ -16,5 +16,4 @@ export function healthRoutes(app: FastifyInstance, { redis, metrics }: AppContex
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-
 }

@@ -117,7 +117,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys, config }: 
         chunk += `id: ${id}\nevent: entry\ndata: ${JSON.stringify(event)}\n\n`;
       }
       // Backpressure: a slow reader (`herald tail | less`) must not make the publisher buffer the stream.
-      if (!reply.raw.write(chunk) && !closed) await new Promise((resolve) => reply.raw.once('drain', resolve).once('close', resolve));
+      if (!reply.raw.write(chunk) && !closed)
+        await new Promise((resolve) => reply.raw.once('drain', resolve).once('close', resolve));
     }
     end();
   });

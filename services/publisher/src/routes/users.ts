@@ -41,7 +41,10 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
       userId,
       ...contact,
       preferences: preferences ?? {},
-      pushSubscriptions: decodePushSubscriptions(subscriptionHash, true).map((s) => ({ endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() })),
+      pushSubscriptions: decodePushSubscriptions(subscriptionHash, true).map((s) => ({
+        endpoint: s.endpoint,
+        createdAt: new Date(s.createdAt).toISOString(),
+      })),
     };
   }
 
