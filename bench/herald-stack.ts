@@ -116,7 +116,7 @@ export interface Workers {
 }
 
 /** `replicas` dry-run worker processes per channel, each with HERALD_CONCURRENCY `concurrency`. */
-export async function startWorkers(redis: Redis, redisUrl: string, replicas = 1, concurrency = 50): Promise<Workers> {
+export async function startWorkers(redisUrl: string, replicas = 1, concurrency = 50): Promise<Workers> {
   const processes = CHANNELS.flatMap((channel) =>
     Array.from({ length: replicas }, (_, r) => ({
       channel,

@@ -34,7 +34,7 @@ export async function endToEnd(redisUrl: string, n: number, replicas = 1, concur
   await redis.flushall();
   await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl, replicas, concurrency);
+  const workers = await startWorkers(redisUrl, replicas, concurrency);
   try {
     const memoryBefore = await usedMemory(redis);
     // Per process, replicas of a channel summed: what each part costs per notification.

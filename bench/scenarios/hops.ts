@@ -31,7 +31,7 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
   await seedBenchUsers(redis);
   const wake = await roundTripCost(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl);
+  const workers = await startWorkers(redisUrl);
   // As Redis receives them: with their includes in place.
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = {

@@ -25,7 +25,7 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
   await redis.flushall();
   await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl);
+  const workers = await startWorkers(redisUrl);
   try {
     const total = rate * seconds;
     const tickMs = 10;
