@@ -84,8 +84,7 @@ export const commonEnv = {
     .default('info')
     .refine((v): v is (typeof LOG_LEVELS)[number] => (LOG_LEVELS as readonly string[]).includes(v), {
       message: `expected one of ${LOG_LEVELS.join(', ')}`,
-    })
-    .transform((v) => v as (typeof LOG_LEVELS)[number]),
+    }),
   /** Accept push endpoints on private, loopback or link-local addresses (local stand-ins only). */
   HERALD_ALLOW_PRIVATE_PUSH: envBool(false),
   /**

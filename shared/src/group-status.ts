@@ -56,7 +56,7 @@ export async function readGroupStatus(
 ): Promise<GroupStatus[]> {
   const [groups, stream] = await Promise.all([streamGroups(redis, keys.stream), readStreamInfo(redis, keys.stream)]);
   const lastGenerated = String(stream?.['last-generated-id'] ?? '0-0');
-  const counts = (await redis.hgetall(keys.deadLetterCounts)) as Record<string, string>;
+  const counts = await redis.hgetall(keys.deadLetterCounts);
   const now = Date.now();
   return Promise.all(
     channels.map(async (channel): Promise<GroupStatus> => {
@@ -102,7 +102,7 @@ export async function readGroupStatus(
           .map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
         pending: Number(summary[0]),
         lag,
-        entriesRead: typeof info['entries-read'] === 'number' ? (info['entries-read'] as number) : null,
+        entriesRead: typeof info['entries-read'] === 'number' ? info['entries-read'] : null,
         lastDeliveredId,
         oldestPendingAgeMs: oldest ? Math.max(0, now - streamIdTime(oldest)) : 0,
         deadLetters,

@@ -42,12 +42,12 @@ export async function publishPushAndSettle(pub: TestPublisher, body: { userId: s
     payload: { type: 'probe', body: 'x', ...body, channels: ['push'] },
   });
   expect(res.statusCode, res.body).toBe(202);
-  const { id } = res.json() as { id: string };
+  const { id } = res.json<{ id: string }>();
   return waitFor(
     async () => {
       const s = (
         await pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
-      ).json() as NotificationStatusView;
+      ).json<NotificationStatusView>();
       const push = s.channels?.push;
       return push && !['pending', 'retrying'].includes(push.state) ? push : undefined;
     },

@@ -55,13 +55,13 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) {
-          proc.stdout!.off('data', onData);
-          proc.stdout!.resume();
+          proc.stdout.off('data', onData);
+          proc.stdout.resume();
           resolve();
         }
       };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
       proc.once('error', reject);
     });

@@ -47,7 +47,7 @@ const someText = fc.oneof(
 /** A field of a notification: usually valid, so that whole notifications get through, else hostile. */
 const field = <T>(valid: fc.Arbitrary<T>, ...hostile: fc.Arbitrary<unknown>[]) =>
   fc.oneof(
-    { weight: 8, arbitrary: valid as fc.Arbitrary<unknown> },
+    { weight: 8, arbitrary: valid },
     { weight: 1, arbitrary: fc.oneof(someText, ...hostile) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   );

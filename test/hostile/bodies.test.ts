@@ -128,9 +128,9 @@ describe('any body', () => {
           expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(before);
           return;
         }
-        const { results } = res.json() as {
+        const { results } = res.json<{
           results: ({ id: string; streamId: string; status: string } | { error: unknown })[];
-        };
+        }>();
         expect(results).toHaveLength(notifications.length);
         // Exactly the accepted items were appended: not a refused one, even one the decoder would take.
         const appended = results.filter((r) => !('error' in r) && r.status === 'accepted').length;

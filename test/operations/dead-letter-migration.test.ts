@@ -44,7 +44,7 @@ async function writeOldLetters(redis: Redis, count: number, ms: number): Promise
 
 async function deadLetterCounts(): Promise<Record<string, number>> {
   const res = await ctx.stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: ADMIN });
-  const { groups } = res.json() as { groups: GroupStatus[] };
+  const { groups } = res.json<{ groups: GroupStatus[] }>();
   return Object.fromEntries(groups.map((g) => [g.channel, g.deadLetters]));
 }
 
@@ -65,7 +65,7 @@ describe('dead letters of the earlier layout', () => {
     await stack.spawnWorker('email');
     try {
       const res = await stack.pub.app.inject({ method: 'GET', url: '/v1/dead-letters', headers: ADMIN });
-      const { deadLetters } = res.json() as { deadLetters: DeadLetterView[] };
+      const { deadLetters } = res.json<{ deadLetters: DeadLetterView[] }>();
       expect(deadLetters.map((l) => l.dlqId)).toEqual(ids);
       expect(deadLetters.map((l) => l.id)).toEqual(ids.map((id) => `old-${id}`));
       expect(await deadLetterCounts()).toMatchObject({ email: 3, sms: 2, push: 1 });

@@ -30,7 +30,7 @@ async function publish(name: string, body: Record<string, unknown>): Promise<str
 async function status(id: string): Promise<NotificationStatusView> {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as NotificationStatusView;
+  return res.json<NotificationStatusView>();
 }
 
 async function settledOn(id: string, channel: Channel) {

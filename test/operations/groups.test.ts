@@ -43,7 +43,7 @@ async function publishEmail(): Promise<{ id: string; streamId: string }> {
 
 async function emailState(id: string): Promise<string> {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
-  return (res.json() as NotificationStatusView).channels.email.state;
+  return res.json<NotificationStatusView>().channels.email.state;
 }
 
 async function groups(): Promise<GroupStatus[]> {

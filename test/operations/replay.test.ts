@@ -36,7 +36,7 @@ function mails(address: string): number {
 
 async function emailState(id: string) {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
-  return (res.json() as NotificationStatusView).channels.email;
+  return res.json<NotificationStatusView>().channels.email;
 }
 
 async function replay(body: unknown, headers: Record<string, string> = ADMIN) {

@@ -449,8 +449,8 @@ describe('the entry point (services/publisher/src/main.ts)', () => {
       stderr: '',
       exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
     };
-    child.stdout!.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
     runs.push(run);
     return run;
   }

@@ -65,7 +65,7 @@ describe('POST /v1/notifications', () => {
       payload,
     });
     expect(res.statusCode).toBe(400);
-    const { error } = res.json() as ErrorAnswer;
+    const { error } = res.json<ErrorAnswer>();
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
     expect(error.issues).toHaveLength(20);
     expect(error.issues![0]).toEqual({ path: 'k0', message: 'unknown field' });
@@ -83,7 +83,7 @@ describe('POST /v1/notifications/batch', () => {
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(400);
     expect(res.payload.length).toBeLessThanOrEqual(payload.length);
-    const answer = res.json() as ErrorAnswer;
+    const answer = res.json<ErrorAnswer>();
     expect(answer.error.code).toBe('HERALD_ERR_VALIDATION');
     expect(answer.error.issues!.length).toBeLessThanOrEqual(20);
     expect(answer.error.message).toMatch(/of 123000 issues listed/);
@@ -105,7 +105,7 @@ describe('POST /v1/notifications/batch', () => {
     });
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(400);
-    const answer = res.json() as ErrorAnswer;
+    const answer = res.json<ErrorAnswer>();
     for (const result of answer.results!) {
       if (!('error' in result)) throw new Error('an item was not refused');
       expect(result.error.issues).toHaveLength(20);
@@ -120,7 +120,7 @@ describe('POST /v1/notifications/batch', () => {
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(202);
     expect(res.payload.length).toBeLessThanOrEqual(payload.length);
-    const { results } = res.json() as { results: ErrorAnswer['results'] };
+    const { results } = res.json<{ results: ErrorAnswer['results'] }>();
     expect(results![999]).toMatchObject({ status: 'accepted' });
     expect(results!.slice(0, 999).every((r) => 'error' in r && r.error.issues!.length <= 20)).toBe(true);
   });

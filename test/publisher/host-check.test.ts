@@ -47,7 +47,7 @@ describe('without keys, requests addressed to another Host', () => {
   it.each(REFUSED)('Host %j is refused with 403 HERALD_ERR_FORBIDDEN naming it', async (host) => {
     const res = await getWithHost(host);
     expect(res.statusCode).toBe(403);
-    const { error } = res.json() as { error: { code: string; message: string } };
+    const { error } = res.json<{ error: { code: string; message: string } }>();
     expect(error.code).toBe('HERALD_ERR_FORBIDDEN');
     expect(error.message).toContain(`Host ${JSON.stringify(host)}`);
     expect(error.message).toContain('HERALD_API_KEYS');
@@ -64,7 +64,7 @@ describe('without keys, requests addressed to another Host', () => {
   it.each(ALLOWED)('Host %j is served', async (host) => {
     const res = await getWithHost(host);
     expect(res.statusCode).toBe(404);
-    expect((res.json() as { error: { code: string } }).error.code).toBe('HERALD_ERR_NOT_FOUND');
+    expect(res.json<{ error: { code: string } }>().error.code).toBe('HERALD_ERR_NOT_FOUND');
   });
 
   it('over a real socket: HTTP/1.0 without Host is served, a foreign or empty Host refused, HTTP/1.1 without Host still 400', async () => {

@@ -50,13 +50,13 @@ describe('POST /v1/notifications', () => {
       channels: 'email,push',
       expiresAt: String(Date.parse(expiresAt)),
     });
-    expect(JSON.parse(record.payload!)).toEqual({
+    expect(JSON.parse(record.payload)).toEqual({
       title: 'Sign in',
       body: valid.body,
       url: 'https://example.com/x',
       data: { a: 1 },
     });
-    expect(JSON.parse(record.to!)).toEqual({ email: 'ada@example.com', phone: '+14155550123' });
+    expect(JSON.parse(record.to)).toEqual({ email: 'ada@example.com', phone: '+14155550123' });
     expect(Number(record.ts)).toBeGreaterThan(Date.now() - 10_000);
     const decoded = decodeEntry(fields);
     expect(decoded.ok).toBe(true);

@@ -137,7 +137,7 @@ describe('POST /v1/notifications: body parsing', () => {
     expect(performance.now() - started).toBeLessThan(3000);
     expect(res.statusCode).toBe(400);
     // The path is cut in its middle (an answer stays small): its start and its end name the key.
-    const issues = (res.json() as ErrorBody).error.issues!;
+    const issues = res.json<ErrorBody>().error.issues!;
     expect(issues.map((i) => i.path)).toEqual([
       expect.stringMatching(/^notifications\.0\.0\.[0.]*…[0.]*\.0\.__proto__$/),
     ]);

@@ -479,18 +479,18 @@ describe('Web Push stand-in with web-push', () => {
     const details = webpush.generateRequestDetails(subscription, 'hello', { vapidDetails, TTL: 60 });
     const headers = details.headers as Record<string, string | number>;
     const { TTL: _ttl, ...noTtl } = headers;
-    expect((await rawRequest(details.endpoint, push.caCertPem, noTtl, details.body!)).status).toBe(400);
+    expect((await rawRequest(details.endpoint, push.caCertPem, noTtl, details.body)).status).toBe(400);
     const aesgcm = await rawRequest(
       details.endpoint,
       push.caCertPem,
       { ...headers, 'Content-Encoding': 'aesgcm' },
-      details.body!,
+      details.body,
     );
     expect(aesgcm.status).toBe(400);
-    const tampered = Buffer.from(details.body!);
+    const tampered = Buffer.from(details.body);
     tampered[tampered.length - 1]! ^= 0xff;
     expect((await rawRequest(details.endpoint, push.caCertPem, headers, tampered)).status).toBe(400);
-    expect((await rawRequest(details.endpoint, push.caCertPem, headers, details.body!)).status).toBe(201);
+    expect((await rawRequest(details.endpoint, push.caCertPem, headers, details.body)).status).toBe(201);
     expect((await push.waitForPushes(1))[0]!.payload).toBe('hello');
   });
 

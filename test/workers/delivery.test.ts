@@ -38,7 +38,7 @@ async function makeUser(data: Record<string, unknown>, subscriptions = 0) {
 async function publish(body: Record<string, unknown>) {
   const res = await api('POST', '/v1/notifications', body);
   expect(res.statusCode, res.body).toBe(202);
-  return res.json() as { id: string; streamId: string };
+  return res.json<{ id: string; streamId: string }>();
 }
 
 async function status(id: string): Promise<NotificationStatusView> {

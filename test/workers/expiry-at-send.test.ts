@@ -21,7 +21,7 @@ async function settledOnSms(id: string): Promise<ChannelStatusView> {
   return waitFor(
     async () => {
       const res = await ctx.stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` });
-      const sms = (res.json() as NotificationStatusView).channels?.sms;
+      const sms = res.json<NotificationStatusView>().channels?.sms;
       return sms && !['pending', 'retrying'].includes(sms.state) ? sms : undefined;
     },
     { what: `${id} to settle on sms` },
@@ -54,7 +54,7 @@ describe('expiry checked again just before a send', () => {
           payload: { userId, type: 'otp', body: `Code 00${i}`, channels: ['sms'], expiresAt },
         });
         expect(res.statusCode, res.body).toBe(202);
-        return { id: (res.json() as { id: string }).id, phone: phones[i]! };
+        return { id: res.json<{ id: string }>().id, phone: phones[i]! };
       }),
     );
 

@@ -41,7 +41,7 @@ async function settledOn(id: string, channel: Channel): Promise<NotificationStat
     async () => {
       const s = (
         await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
-      ).json() as NotificationStatusView;
+      ).json<NotificationStatusView>();
       const c = s.channels?.[channel];
       return c && !['pending', 'retrying'].includes(c.state) ? c : undefined;
     },

@@ -27,7 +27,7 @@ async function emailStatus(id: string) {
   return waitFor(async () => {
     const s = (
       await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
-    ).json() as NotificationStatusView;
+    ).json<NotificationStatusView>();
     const c = s.channels?.email;
     return c && !['pending', 'retrying'].includes(c.state) ? c : undefined;
   });
@@ -122,7 +122,7 @@ describe('running a worker', () => {
         async () => {
           const v = (
             await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
-          ).json() as NotificationStatusView;
+          ).json<NotificationStatusView>();
           return ['delivered', 'dead'].includes(v.channels?.sms?.state) ? v.channels.sms : undefined;
         },
         { timeoutMs: 20_000 },

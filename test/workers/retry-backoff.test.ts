@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 async function smsStatus(id: string): Promise<ChannelStatusView | undefined> {
   const res = await ctx.stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` });
-  return (res.json() as NotificationStatusView).channels?.sms;
+  return res.json<NotificationStatusView>().channels?.sms;
 }
 
 describe('retry backoff with a real worker', () => {
@@ -32,7 +32,7 @@ describe('retry backoff with a real worker', () => {
       payload: { userId: 'backoff-user', type: 'otp', body: 'Code 7777', channels: ['sms'] },
     });
     expect(res.statusCode, res.body).toBe(202);
-    const { id } = res.json() as { id: string };
+    const { id } = res.json<{ id: string }>();
 
     // Each failure is written (updatedAt) before the entry's idle time restarts, so the next
     // attempt cannot start sooner than the backoff after that stamp. The retrying status lasts

@@ -72,6 +72,9 @@ export interface BuildAppOptions {
 /** The publisher's HTTP app, ready to `listen()` or `inject()`. */
 export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
+    // The assertion is what makes Fastify's instance type use FastifyBaseLogger rather than pino's
+    // Logger (the routes take a plain FastifyInstance); the rule reads it as changing nothing.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines would dominate the logs at thousands of requests a second; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),

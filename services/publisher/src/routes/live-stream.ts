@@ -87,7 +87,7 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys, config }: 
     while (!closed) {
       let reply_: [string, [string, string[]][]][] | null;
       try {
-        reply_ = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor)) as typeof reply_;
+        reply_ = await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor);
       } catch {
         if (closed) break;
         // Redis is away (or the connection is still being made): say so, and try again shortly.
