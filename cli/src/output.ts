@@ -21,6 +21,7 @@ export function details(record: object): string {
 
 function format(value: unknown): string {
   if (value === undefined || value === null) return '-';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  // The API answers JSON: objects as JSON, and numbers and booleans read the same either way.
+  return JSON.stringify(value);
 }

@@ -179,7 +179,7 @@ export class HeraldClient {
   ): Promise<{ deadLetters: DeadLetterView[]; next: string | null }> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    const qs = params.size ? `?${params}` : '';
+    const qs = params.size ? `?${params.toString()}` : '';
     return (await this.request<{ deadLetters: DeadLetterView[]; next: string | null }>('GET', `/v1/dead-letters${qs}`))
       .body;
   }

@@ -55,7 +55,8 @@ export async function readGroupStatus(
   channels: readonly Channel[] = CHANNELS,
 ): Promise<GroupStatus[]> {
   const [groups, stream] = await Promise.all([streamGroups(redis, keys.stream), readStreamInfo(redis, keys.stream)]);
-  const lastGenerated = String(stream?.['last-generated-id'] ?? '0-0');
+  const last = stream?.['last-generated-id'];
+  const lastGenerated = typeof last === 'string' ? last : '0-0';
   const counts = await redis.hgetall(keys.deadLetterCounts);
   const now = Date.now();
   return Promise.all(

@@ -120,7 +120,7 @@ export function decodeEntry(fields: readonly string[] | null | undefined): Decod
   if (!Array.isArray(fields) || fields.length % 2 !== 0) {
     return { ok: false, error: new EntryDecodeError('(entry)', 'expected a list of field and value pairs') };
   }
-  const record: Record<string, string> = Object.create(null);
+  const record = Object.create(null) as Record<string, string>;
   for (let i = 0; i < fields.length; i += 2) {
     const name = String(fields[i]);
     if (name in record) {

@@ -27,7 +27,7 @@ async function publish(type: string): Promise<{ id: string; streamId: string; ad
     payload: { userId: `u${counter}`, type, body: 'Hello', channels: ['email'], to: { email: address } },
   });
   expect(res.statusCode, res.body).toBe(202);
-  return { ...res.json(), address };
+  return { ...res.json<{ id: string; streamId: string }>(), address };
 }
 
 function mails(address: string): number {

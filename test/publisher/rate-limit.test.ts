@@ -43,7 +43,7 @@ function publishVia(pub: TestPublisher, client: string, proxy = '127.0.0.1') {
 }
 
 function expectRateLimited(
-  res: { statusCode: number; headers: Record<string, unknown>; json(): any },
+  res: { statusCode: number; headers: Record<string, unknown>; json(): { error: { code: string; message: string } } },
   maxRetryAfterS: number,
 ) {
   expect(res.statusCode).toBe(429);

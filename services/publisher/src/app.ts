@@ -84,7 +84,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     return503OnClosing: true,
     // request.ip: the socket's address, or X-Forwarded-For's client when the socket is a trusted proxy.
     trustProxy: config.HERALD_TRUSTED_PROXIES.length > 0 ? config.HERALD_TRUSTED_PROXIES : false,
-    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    frameworkErrors: (err, request, reply) => {
+      sendError(err, request, reply);
+    },
     clientErrorHandler,
     // A request must arrive in full within HERALD_BODY_TIMEOUT_MS, or 408 (see connection-limits.ts).
     requestTimeout: config.HERALD_BODY_TIMEOUT_MS,

@@ -22,7 +22,9 @@ export function useExplainedJsonParser(app: FastifyInstance): void {
     // parseAs: 'string' hands a string; the overload does not narrow it.
     const text = body as string;
     request.bodyBytes = Buffer.byteLength(text);
-    parseJson(request, text, (err, value) => {
+    // Given a callback, Fastify's parser answers through it and returns nothing; its type also
+    // allows the form that returns a promise instead.
+    void parseJson(request, text, (err, value) => {
       if ((err as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
         done(explainBadJson(text), undefined);
       } else done(err, value);
@@ -61,7 +63,7 @@ function findRefusedKey(root: unknown): string[] | undefined {
   while (stack.length > 0) {
     const [node, at] = stack.pop()!;
     if (node === null || typeof node !== 'object') continue;
-    for (const [key, value] of Object.entries(node)) {
+    for (const [key, value] of Object.entries(node) as [string, unknown][]) {
       const step = { key, parent: at };
       if (key === '__proto__') return pathOf(step);
       if (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype')) {

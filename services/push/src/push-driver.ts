@@ -88,7 +88,8 @@ export function createPushDriver(
           agent,
         },
       );
-      const location = result.headers['location'];
+      // Typed as a string; Node gives some headers as arrays, so both are read.
+      const location = result.headers['location'] as string | string[] | undefined;
       const providerId = Array.isArray(location) ? location[0] : location;
       return providerId ? { providerId } : {};
     },

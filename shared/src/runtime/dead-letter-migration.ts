@@ -65,7 +65,8 @@ async function moveBatch(redis: Redis, keys: Keys): Promise<number | undefined> 
   // A stream's ids only go up, past deleted entries too: either every letter of the batch
   // keeps its id, or none does.
   const info = await readStreamInfo(redis, keys.deadLetters);
-  const lastId = String(info?.['last-generated-id'] ?? '0-0');
+  const last = info?.['last-generated-id'];
+  const lastId = typeof last === 'string' ? last : '0-0';
   const keepIds = compareStreamIds(rows[0]![0], lastId) > 0;
   const tx = redis.multi();
   for (const [id, fields] of rows) {

@@ -64,12 +64,10 @@ export class Trimmer {
   start(intervalMs: number): void {
     const schedule = () => {
       this.timer = setTimeout(
-        async () => {
-          await this.runOnce().catch((err: unknown) =>
-            this.options.logger.warn({ err: (err as Error).message }, 'trimming failed'),
-          );
-          schedule();
-        },
+        () =>
+          void this.runOnce()
+            .catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'trimming failed'))
+            .then(schedule),
         intervalMs * (0.75 + Math.random() / 2),
       );
       this.timer.unref();

@@ -75,7 +75,7 @@ export class WriteBatcher<Part> {
       return;
     }
     for (const entry of batch) entry.resolve();
-    const extras = batch.filter(({ write }) => write.extra);
+    const extras = batch.filter(({ write }) => write.extra !== undefined);
     if (extras.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const { write } of extras) write.extra!(pipeline);

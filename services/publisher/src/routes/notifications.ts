@@ -61,7 +61,9 @@ export function notificationRoutes(
   { publisher, redis, keys, metrics, spendBudget, records }: AppContext,
 ): void {
   const holdRecords = (request: FastifyRequest, reply: FastifyReply, ids: string[]) =>
-    records.take(request.caller, ids, (retryAfterS) => reply.header('retry-after', String(retryAfterS)));
+    records.take(request.caller, ids, (retryAfterS) => {
+      reply.header('retry-after', String(retryAfterS));
+    });
 
   app.post('/v1/notifications', async (request, reply) => {
     try {
@@ -89,7 +91,7 @@ export function notificationRoutes(
     const { notifications: items } = parseOrThrow(publishBatchRequestSchema, request.body, 'The batch');
     const extra = extraUnits(items.length, request.bodyBytes);
     await spendBudget(request, reply, extra, 1 + extra);
-    const results: BatchResult[] = new Array(items.length);
+    const results = new Array<BatchResult>(items.length);
     const valid: { index: number; notification: Notification }[] = [];
     const refused: { index: number; error: HeraldError }[] = [];
     const now = Date.now();
