@@ -12,8 +12,10 @@ export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
 /** Serialised size limit of `data`, in bytes. */
 export const DATA_MAX_BYTES = 1024;
 // Control characters other than tab, newline and carriage return have no place in text meant for people.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 // A title is one line (it becomes a mail subject): no line breaks either, so none can inject a header.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const LINE_BREAKS_OR_CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/;
 
 export const notificationIdSchema = z
@@ -24,6 +26,7 @@ export const userIdSchema = z
   .string()
   .min(1, 'expected 1 to 128 characters')
   .max(128, 'expected 1 to 128 characters')
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
   // A lone surrogate ("\ud800" in JSON) becomes U+FFFD on its way to Redis: two user ids would
   // share one user's key and contact data.

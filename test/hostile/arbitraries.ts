@@ -85,7 +85,7 @@ export const notificationLike: fc.Arbitrary<Record<string, unknown>> = fc
         fc.constantFrom(
           0,
           -1,
-          1e400,
+          Infinity,
           8.64e15 + 1,
           Number.MAX_SAFE_INTEGER,
           '2999-01-01T00:00:00Z',

@@ -28,7 +28,7 @@ describe('npm start and Redis', () => {
       PORT: String(await freePort()),
       HERALD_SHUTDOWN_MS: '3000',
     });
-    let port = 0;
+    let port: number;
     try {
       await stack.waitForOutput('Herald is running', 60_000);
       port = Number(/started redis-server on port (\d+)/.exec(stack.output())![1]);

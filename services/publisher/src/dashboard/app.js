@@ -1,6 +1,6 @@
 // The dashboard: polls the publisher's API every 2 s with the session cookie, and draws.
 const COLORS = { email: '#1a73e8', sms: '#188038', push: '#e37400' };
-const history = []; // [{t, email, sms, push}] entries read per channel, to derive a rate
+const readings = []; // [{t, email, sms, push}] entries read per channel, to derive a rate
 let signedIn = false;
 
 async function api(path, options = {}) {
@@ -74,9 +74,9 @@ async function refresh() {
   document.getElementById('app').hidden = false;
 
   const now = Date.now();
-  history.push({ t: now, ...Object.fromEntries(groups.map((g) => [g.channel, g.entriesRead ?? 0])) });
-  while (history.length && now - history[0].t > 5 * 60_000) history.shift();
-  const previous = history.length > 1 ? history[history.length - 2] : undefined;
+  readings.push({ t: now, ...Object.fromEntries(groups.map((g) => [g.channel, g.entriesRead ?? 0])) });
+  while (readings.length && now - readings[0].t > 5 * 60_000) readings.shift();
+  const previous = readings.length > 1 ? readings[readings.length - 2] : undefined;
 
   const groupRows = groups.map((g) => {
     const rate = previous ? ((g.entriesRead ?? 0) - previous[g.channel]) / ((now - previous.t) / 1000) : 0;
@@ -127,11 +127,13 @@ async function refresh() {
 function drawChart() {
   const svg = document.getElementById('chart');
   const rates = [];
-  for (let i = 1; i < history.length; i++) {
-    const dt = (history[i].t - history[i - 1].t) / 1000;
+  for (let i = 1; i < readings.length; i++) {
+    const dt = (readings[i].t - readings[i - 1].t) / 1000;
     rates.push({
-      t: history[i].t,
-      ...Object.fromEntries(Object.keys(COLORS).map((c) => [c, Math.max(0, (history[i][c] - history[i - 1][c]) / dt)])),
+      t: readings[i].t,
+      ...Object.fromEntries(
+        Object.keys(COLORS).map((c) => [c, Math.max(0, (readings[i][c] - readings[i - 1][c]) / dt)]),
+      ),
     });
   }
   const max = Math.max(1, ...rates.flatMap((r) => Object.keys(COLORS).map((c) => r[c])));
