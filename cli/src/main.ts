@@ -27,8 +27,10 @@ const program = new Command()
 class OutcomeUnknown extends Error {
   constructor(override readonly cause: HeraldApiError) {
     super(
-      `${cause.code}: ${cause.message}\nThe replay may have started its pass before this failure, and running it again would ` +
-        'deliver every notification walked once more. Check `herald groups` (a replay raises the lag) and the statuses before retrying.',
+      `${cause.code}: ${cause.message}\n` +
+        'The replay may have started its pass before this failure, and running it again would ' +
+        'deliver every notification walked once more. ' +
+        'Check `herald groups` (a replay raises the lag) and the statuses before retrying.',
     );
   }
 }
@@ -85,7 +87,8 @@ program
     const s = await client().getStatus(id);
     const rows = Object.entries(s.channels).map(([channel, c]) => ({ channel, ...c }));
     print(
-      `${details({ id: s.id, userId: s.userId, type: s.type, streamId: s.streamId, createdAt: s.createdAt })}\n\n${table(rows, ['channel', 'state', 'attempts', 'reason', 'error', 'providerId', 'updatedAt'])}`,
+      `${details({ id: s.id, userId: s.userId, type: s.type, streamId: s.streamId, createdAt: s.createdAt })}\n\n` +
+        `${table(rows, ['channel', 'state', 'attempts', 'reason', 'error', 'providerId', 'updatedAt'])}`,
       s,
     );
   });
@@ -211,7 +214,8 @@ program
     for await (const event of client().tail({ ...(o.from ? { from: o.from } : {}), signal: controller.signal })) {
       const line = event.malformed
         ? `${event.id}  malformed: ${event.malformed}`
-        : `${event.id}  ${event.type}  user=${event.userId}  id=${event.notificationId}  channels=${event.channels?.join(',') ?? 'all'}`;
+        : `${event.id}  ${event.type}  user=${event.userId}  ` +
+          `id=${event.notificationId}  channels=${event.channels?.join(',') ?? 'all'}`;
       process.stdout.write(`${program.opts().json ? JSON.stringify(event) : line}\n`);
     }
   });

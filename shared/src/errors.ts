@@ -110,7 +110,8 @@ export class HeraldError extends Error {
     const issues = listedIssues(this.issues, maxIssues);
     const message =
       issues.length < this.issues.length
-        ? `${this.message} (${issues.length} of ${this.issues.length} issues listed; fix these and send again to see the rest)`
+        ? `${this.message} (${issues.length} of ${this.issues.length} issues listed; ` +
+          'fix these and send again to see the rest)'
         : this.message;
     return { error: { code: this.code, message, issues } };
   }

@@ -68,7 +68,8 @@ function ipv6Groups(ip: string): number[] {
   const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
   const hex = quad
     ? ip.slice(0, quad.index) +
-      `${((Number(quad[1]) << 8) | Number(quad[2])).toString(16)}:${((Number(quad[3]) << 8) | Number(quad[4])).toString(16)}`
+      `${((Number(quad[1]) << 8) | Number(quad[2])).toString(16)}:` +
+      `${((Number(quad[3]) << 8) | Number(quad[4])).toString(16)}`
     : ip;
   const [head, tail] = hex.split('::') as [string, string | undefined];
   const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);

@@ -157,7 +157,9 @@ it('delivers every notification on every channel while replicas are killed every
     CHANNELS.map((c) => [c, [...inFlightAtKills[c].values()].reduce((a, b) => a + b, 0)]),
   );
   console.log(
-    `kills per channel: ${JSON.stringify(kills)} in ${killSeconds.toFixed(0)} s; in flight at kills: ${JSON.stringify(inFlightTotals)}; duplicates per channel: ${JSON.stringify(summary.duplicatesByChannel)}`,
+    `kills per channel: ${JSON.stringify(kills)} in ${killSeconds.toFixed(0)} s; ` +
+      `in flight at kills: ${JSON.stringify(inFlightTotals)}; ` +
+      `duplicates per channel: ${JSON.stringify(summary.duplicatesByChannel)}`,
   );
 
   expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);

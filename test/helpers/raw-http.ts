@@ -57,7 +57,8 @@ export function rawExchange(
       socket.destroy();
       reject(
         new Error(
-          `no answer and no close within ${options.timeoutMs ?? 10_000} ms; received so far: ${received.toString('latin1').slice(0, 500)}`,
+          `no answer and no close within ${options.timeoutMs ?? 10_000} ms; ` +
+            `received so far: ${received.toString('latin1').slice(0, 500)}`,
         ),
       );
     }, options.timeoutMs ?? 10_000);

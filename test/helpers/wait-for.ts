@@ -17,9 +17,8 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)}` : ''}`,
-      );
+      const why = lastError instanceof Error ? String(lastError) : JSON.stringify(lastError);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${why}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -21,7 +21,10 @@ import {
  */
 const ctx = usePublisher(HOSTILE_ENV, { perFile: true });
 const admin = { authorization: 'Bearer ak' };
-/** Mostly the admin key, so bodies reach every route; also a scoped key and a user token, whose checks meet hostile bodies too. */
+/**
+ * Mostly the admin key, so bodies reach every route; also a scoped key and a user token, whose
+ * checks meet hostile bodies too.
+ */
 const bodyCredential = fc.oneof(
   { weight: 3, arbitrary: fc.constant('Bearer ak') },
   { weight: 1, arbitrary: fc.constantFrom('Bearer sk', `Bearer ${U1_TOKEN}`) },

@@ -167,7 +167,8 @@ describe('any headers', () => {
             head: target.method === 'HEAD',
             timeoutMs: 3000,
           });
-          const what = `${target.method} ${target.path} framed ${framingKind} with ${JSON.stringify(extra).slice(0, 200)}`;
+          const what =
+            `${target.method} ${target.path} framed ${framingKind} ` + `with ${JSON.stringify(extra).slice(0, 200)}`;
           expect(responses.length, `${what}: no answer`).toBeGreaterThan(0);
           for (const response of responses)
             checkAnswer(what, response.status, response.body, { head: target.method === 'HEAD' });

@@ -203,7 +203,8 @@ describe('listing dead letters', () => {
       const seen: string[] = [];
       let after: string | null = null;
       for (let page = 0; page < 20; page++) {
-        const query: string = `?limit=1${channel ? `&channel=${channel}` : ''}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+        const query: string =
+          `?limit=1${channel ? `&channel=${channel}` : ''}` + `${after ? `&after=${encodeURIComponent(after)}` : ''}`;
         const { deadLetters, next } = await list(query);
         expect(deadLetters.length).toBeLessThanOrEqual(1);
         seen.push(...deadLetters.map((l) => l.dlqId));

@@ -117,7 +117,8 @@ describe('a key scoped to a pattern of user ids', () => {
     const taken = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'beta-1', type: 't', body: 'b' });
     expect(taken.statusCode).toBe(409);
     expect(taken.json().error.message).toBe(
-      'Notification id order-1 is taken; use a new id (ids are shared by every key: prefix yours, such as acme:order-1)',
+      'Notification id order-1 is taken; use a new id ' +
+        '(ids are shared by every key: prefix yours, such as acme:order-1)',
     );
     expect(taken.body).not.toContain(first.json().streamId);
     // Naming the tenant's own user instead is refused for the scope before the id is looked at.
@@ -272,7 +273,8 @@ describe('user tokens', () => {
     const expired = new UserTokens([SECRET], 900).issue('acme-1', Date.now() - 901_000).token;
     const unknown = new UserTokens(['an-unknown-secret-of-32-characters!!'], 900).issue('acme-1').token;
     const [prefix, , mac] = (await tokenFor('acme-1')).split('.');
-    const tampered = `${prefix}.${Buffer.from(JSON.stringify({ u: 'acme-2', e: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${mac}`;
+    const otherUser = Buffer.from(JSON.stringify({ u: 'acme-2', e: Math.floor(Date.now() / 1000) + 600 }));
+    const tampered = `${prefix}.${otherUser.toString('base64url')}.${mac}`;
     const tooLong = new UserTokens([SECRET], 86_400).issue('acme-1').token;
     for (const token of [expired, unknown, tampered, tooLong, 'hut1..', 'hut1.x.y.z']) {
       const res = await post(token);

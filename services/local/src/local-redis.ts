@@ -55,7 +55,9 @@ export async function localRedis(env: NodeJS.ProcessEnv, stateDir: string): Prom
   }
   if (spawnSync('redis-server', ['--version'], { env }).error) {
     throw new NoRedisError(
-      'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
+      'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. ' +
+        'Install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
+        'macOS: brew install redis) or set REDIS_URL.',
     );
   }
   const dir = join(stateDir, 'redis');

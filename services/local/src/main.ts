@@ -124,14 +124,15 @@ out(
     `  Publisher   ${publisherUrl}   (health ${publisherUrl}/healthz, metrics ${publisherUrl}/metrics)`,
     `  Dashboard   ${publisherUrl}/dashboard   Push demo ${publisherUrl}/demo/`,
     `  Redis       ${redis.url}   (${redis.how})`,
-    ...CHANNELS.map(
-      (c) =>
-        `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${standIns ? ` (${c === 'email' ? standIns.smtp.url : c === 'sms' ? standIns.twilio.baseUrl : standIns.push.origin})` : ''}`}`,
-    ),
+    ...CHANNELS.map((c) => {
+      const url = { email: standIns?.smtp.url, sms: standIns?.twilio.baseUrl, push: standIns?.push.origin }[c];
+      return `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${url === undefined ? '' : ` (${url})`}`}`;
+    }),
     `  Worker metrics: ${metricsUrls.join(', ')}`,
     '',
     '  Send a first notification to the demo user (email, SMS and push):',
-    `  curl -s -X POST ${publisherUrl}/v1/notifications -H 'content-type: application/json'${auth} -d '{"userId":"demo","type":"welcome","title":"Hello","body":"It works"}'`,
+    `  curl -s -X POST ${publisherUrl}/v1/notifications -H 'content-type: application/json'${auth}` +
+      ` -d '{"userId":"demo","type":"welcome","title":"Hello","body":"It works"}'`,
     '',
     '  Ctrl+C stops everything.',
     '─────────────────────────────────────────────────────',

@@ -49,7 +49,8 @@ export function useAccessControl(
     if (perMinute > 0 && whole > perMinute) {
       throw new HeraldError(
         'HERALD_ERR_PAYLOAD_TOO_LARGE',
-        `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), more than a whole minute's budget of ${perMinute}; send smaller batches`,
+        `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), ` +
+          `more than a whole minute's budget of ${perMinute}; send smaller batches`,
       );
     }
     const decision = await limiter.spend(request.caller, units);
@@ -57,7 +58,8 @@ export function useAccessControl(
     reply.header('retry-after', String(decision.retryAfterS));
     throw new HeraldError(
       'HERALD_ERR_RATE_LIMITED',
-      `Too many requests: more than ${perMinute} a minute (HERALD_RATE_LIMIT; a batch counts each notification); retry after ${decision.retryAfterS} s`,
+      `Too many requests: more than ${perMinute} a minute (HERALD_RATE_LIMIT; a batch counts each notification); ` +
+        `retry after ${decision.retryAfterS} s`,
     );
   };
 

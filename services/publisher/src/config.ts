@@ -26,7 +26,8 @@ export const publisherEnv = {
       ctx.addIssue({
         code: 'custom',
         message:
-          'an admin key takes no scope (it reaches every user): drop the ":pattern", or give the scope to a publish key in HERALD_API_KEYS',
+          'an admin key takes no scope (it reaches every user): drop the ":pattern", ' +
+          'or give the scope to a publish key in HERALD_API_KEYS',
       });
     }
   }),

@@ -46,7 +46,8 @@ export function explainBadJson(body: string): HeraldError {
     {
       path: path.join('.'),
       message:
-        'A "__proto__" key, or a "prototype" key inside "constructor", is refused: it could alter objects the server builds from the body',
+        'A "__proto__" key, or a "prototype" key inside "constructor", is refused: ' +
+        'it could alter objects the server builds from the body',
     },
   ]);
 }

@@ -25,7 +25,10 @@ export const pushEnv = {
     .trim()
     .optional()
     .refine((v) => v === undefined || isVapidSubject(v), { message: 'expected a mailto: or https: URL' }),
-  /** How long a push service keeps a message for an offline device when the notification has no expiry, in seconds. Default 86400 (a day); at most 2419200 (4 weeks). */
+  /**
+   * How long a push service keeps a message for an offline device when the notification has no
+   * expiry, in seconds. Default 86400 (a day); at most 2419200 (4 weeks).
+   */
   HERALD_PUSH_TTL_S: envInt(86_400, 0, 2_419_200),
 };
 

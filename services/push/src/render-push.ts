@@ -19,7 +19,10 @@ export interface PushMessage {
   payload: string;
   /** Seconds the push service keeps the message for an offline device. */
   TTL: number;
-  /** Lets the push service replace an undelivered copy (a retry) instead of queueing both: at most 32 base64url characters. */
+  /**
+   * Lets the push service replace an undelivered copy (a retry) instead of queueing both: at most
+   * 32 base64url characters.
+   */
   topic: string;
 }
 

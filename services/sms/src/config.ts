@@ -20,7 +20,10 @@ export const smsEnv = {
     }),
   /** The account's auth token. Required unless dry run. */
   TWILIO_AUTH_TOKEN: z.string().trim().optional(),
-  /** The sending number in E.164 form (`+14155550123`). This or TWILIO_MESSAGING_SERVICE_SID is required unless dry run. */
+  /**
+   * The sending number in E.164 form (`+14155550123`). This or TWILIO_MESSAGING_SERVICE_SID is
+   * required unless dry run.
+   */
   TWILIO_FROM: z
     .string()
     .trim()

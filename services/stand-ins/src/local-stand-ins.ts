@@ -111,12 +111,14 @@ export async function startLocalStandIns(options: {
       const timer = setInterval(() => {
         for (const mail of smtp.messages.slice(seen.mail)) {
           write(
-            `[email] to ${mail.to.join(', ')}: "${mail.subject}" ${JSON.stringify(mail.text.trim())} (${mail.messageId})`,
+            `[email] to ${mail.to.join(', ')}: "${mail.subject}" ` +
+              `${JSON.stringify(mail.text.trim())} (${mail.messageId})`,
           );
         }
         for (const sms of twilio.messages.slice(seen.sms)) {
           write(
-            `[sms]   to ${sms.to} from ${sms.from ?? sms.messagingServiceSid}: ${JSON.stringify(sms.body)} (${sms.sid})`,
+            `[sms]   to ${sms.to} from ${sms.from ?? sms.messagingServiceSid}: ` +
+              `${JSON.stringify(sms.body)} (${sms.sid})`,
           );
         }
         for (const p of push.received.slice(seen.push)) {

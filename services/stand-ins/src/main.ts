@@ -63,7 +63,8 @@ process.stdout.write(
     `  Web Push (HTTPS)  ${standIns.push.origin}`,
     `Their settings are in ${envFile}; load them in each terminal with:  set -a; . .herald/local.env; set +a`,
     'A push subscription on the stand-in, to register for a user:',
-    `  curl -s -X POST http://127.0.0.1:3000/v1/users/demo/push-subscriptions -H 'content-type: application/json' -d '${JSON.stringify(subscription)}'`,
+    '  curl -s -X POST http://127.0.0.1:3000/v1/users/demo/push-subscriptions ' +
+      `-H 'content-type: application/json' -d '${JSON.stringify(subscription)}'`,
     'Waiting for messages (Ctrl+C stops).',
     '',
   ].join('\n'),

@@ -1,9 +1,9 @@
 import { streamIdTime } from '../stream-ids.js';
 
 /**
- * A dead letter as the API shows it. In the dead-letter stream (`{<stream>}:dlq`) an entry holds the letter's own fields
- * first, in this order: `channel`, `streamId`, `id`, `reason`, `attempts`, `error`; then the
- * original entry's fields, as they were.
+ * A dead letter as the API shows it. In the dead-letter stream (`{<stream>}:dlq`) an entry holds
+ * the letter's own fields first, in this order: `channel`, `streamId`, `id`, `reason`,
+ * `attempts`, `error`; then the original entry's fields, as they were.
  */
 export interface DeadLetterView {
   dlqId: string;

@@ -35,7 +35,8 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
     for (let aborted = 0; ;) {
       const batch = await moveBatch(connection, keys);
       if (batch === undefined) {
-        // A watched stream changed (another replica moved letters, a settle dead-lettered one): read again, after a pause.
+        // A watched stream changed (another replica moved letters, a settle dead-lettered one):
+        // read again, after a pause.
         await new Promise((resolve) => setTimeout(resolve, reconnectDelay(++aborted)));
         continue;
       }

@@ -131,7 +131,10 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   );
 }
 
-/** The service's driver, or the process stops on a ConfigError naming each bad variable; a dry run with HERALD_DRY_RUN. */
+/**
+ * The service's driver, or the process stops on a ConfigError naming each bad variable; a dry run
+ * with HERALD_DRY_RUN.
+ */
 async function createDriver<S extends z.ZodRawShape>(
   options: RunWorkerOptions<S>,
   config: z.output<z.ZodObject<S>> & WorkerConfig,

@@ -122,7 +122,8 @@ export class Trimmer {
       if (lost > 0) {
         logger.error(
           { group: name, lastDeliveredId: last, oldestEntryId: first, lost },
-          'entries this group had not read were evicted by the stream cap (HERALD_STREAM_MAXLEN): raise it, or add workers',
+          'entries this group had not read were evicted by the stream cap ' +
+            '(HERALD_STREAM_MAXLEN): raise it, or add workers',
         );
       }
     }

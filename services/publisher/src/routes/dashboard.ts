@@ -53,7 +53,8 @@ export function dashboardRoutes(
     const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header(
       'set-cookie',
-      `${SESSION_COOKIE}=${await sessions.create(admin.caller)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+      `${SESSION_COOKIE}=${await sessions.create(admin.caller)}; ` +
+        `HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
     );
     return { signedIn: true };
   });

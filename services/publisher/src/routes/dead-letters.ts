@@ -73,7 +73,8 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, scripts, c
       const issue = { path: decoded.error.field, message: decoded.error.message };
       throw new HeraldError(
         'HERALD_ERR_VALIDATION',
-        `Dead letter ${letter.dlqId} holds a malformed entry (${decoded.error.message}); it would fail again. Append a corrected notification and drop this letter.`,
+        `Dead letter ${letter.dlqId} holds a malformed entry (${decoded.error.message}); it would fail again. ` +
+          'Append a corrected notification and drop this letter.',
         [issue],
       );
     }

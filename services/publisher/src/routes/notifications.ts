@@ -37,14 +37,16 @@ function idRefusal(outcome: PublishOutcome): HeraldError | undefined {
   if (outcome.status === 'mismatch') {
     return new HeraldError(
       'HERALD_ERR_IDEMPOTENCY_MISMATCH',
-      `Notification id ${outcome.id} was already used for a different notification (entry ${outcome.streamId}); use a new id`,
+      `Notification id ${outcome.id} was already used for a different notification ` +
+        `(entry ${outcome.streamId}); use a new id`,
     );
   }
   if (outcome.status === 'taken') {
     // Nothing about the other notification: not its entry, nor whether it is a duplicate.
     return new HeraldError(
       'HERALD_ERR_IDEMPOTENCY_MISMATCH',
-      `Notification id ${outcome.id} is taken; use a new id (ids are shared by every key: prefix yours, such as acme:${outcome.id})`,
+      `Notification id ${outcome.id} is taken; use a new id ` +
+        `(ids are shared by every key: prefix yours, such as acme:${outcome.id})`,
     );
   }
   return undefined;

@@ -30,7 +30,8 @@ export function pushRoutes(app: FastifyInstance, { redis, keys, scripts, config 
     const subscription = parseOrThrow(pushSubscriptionSchema, request.body, 'The push subscription');
     if (!config.HERALD_ALLOW_PRIVATE_PUSH && isPrivateHost(new URL(subscription.endpoint).hostname)) {
       throw endpointRefused(
-        'must not point at a private, loopback or link-local address (set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)',
+        'must not point at a private, loopback or link-local address ' +
+          '(set HERALD_ALLOW_PRIVATE_PUSH=true for local testing)',
       );
     }
     // After the private check, so that a private address in any spelling is refused as such.
