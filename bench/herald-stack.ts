@@ -17,14 +17,25 @@ export function benchNotification(i: number, prefix = 'bench'): Notification {
     id: `${prefix}-${i}`,
     userId: `user-${i % USERS}`,
     type: 'otp',
-    payload: { title: 'Your code', body: `Your sign-in code is ${String(i).padStart(6, '0')}. It expires in 10 minutes.`, data: { n: i } },
+    payload: {
+      title: 'Your code',
+      body: `Your sign-in code is ${String(i).padStart(6, '0')}. It expires in 10 minutes.`,
+      data: { n: i },
+    },
     ts: Date.now(),
   };
 }
 
 /** The request body of `POST /v1/notifications` for it. */
 export function publishRequest(n: Notification): Record<string, unknown> {
-  return { id: n.id, userId: n.userId, type: n.type, title: n.payload.title, body: n.payload.body, data: n.payload.data };
+  return {
+    id: n.id,
+    userId: n.userId,
+    type: n.type,
+    title: n.payload.title,
+    body: n.payload.body,
+    data: n.payload.data,
+  };
 }
 
 /** Bounded, kept-alive connections: fetch would open one per request while answers lag. */
@@ -37,13 +48,21 @@ const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 export async function post(url: string, body: string, expected = 202): Promise<number> {
   for (let retries = 0; ; retries++) {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      });
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -59,7 +78,14 @@ export async function seedBenchUsers(redis: Redis): Promise<void> {
 
 /** Dry run, no trimming during a run, and no rate limit: one client sends thousands a second. */
 export function serviceEnv(redisUrl: string): Record<string, string> {
-  return { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '3600', HERALD_RATE_LIMIT: '0' };
+  return {
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'warn',
+    HERALD_DRY_RUN: 'true',
+    HERALD_METRICS_PORT: '0',
+    HERALD_TRIM_INTERVAL_S: '3600',
+    HERALD_RATE_LIMIT: '0',
+  };
 }
 
 /** A service as production runs it: compiled, with node (bench/run.ts builds first). */
@@ -71,7 +97,10 @@ function spawnCompiled(service: string, env: Record<string, string>): ServicePro
  * A publisher process, compiled as in production, or scenario 3's server with its bare route
  * (from sources, through tsx); resolves with its base URL.
  */
-export async function startPublisher(redisUrl: string, sourceEntry?: string): Promise<{ process: ServiceProcess; base: string }> {
+export async function startPublisher(
+  redisUrl: string,
+  sourceEntry?: string,
+): Promise<{ process: ServiceProcess; base: string }> {
   const port = await freePort();
   const env = { ...serviceEnv(redisUrl), PORT: String(port), LOG_LEVEL: 'info' };
   const process = sourceEntry ? spawnService(sourceEntry, env) : spawnCompiled('publisher', env);
@@ -87,7 +116,7 @@ export interface Workers {
 }
 
 /** `replicas` dry-run worker processes per channel, each with HERALD_CONCURRENCY `concurrency`. */
-export async function startWorkers(redis: Redis, redisUrl: string, replicas = 1, concurrency = 50): Promise<Workers> {
+export async function startWorkers(redisUrl: string, replicas = 1, concurrency = 50): Promise<Workers> {
   const processes = CHANNELS.flatMap((channel) =>
     Array.from({ length: replicas }, (_, r) => ({
       channel,
@@ -148,9 +177,17 @@ export function cpuSeconds(pid: number | undefined): number {
 export type NamedPids = [name: string, pid: number | undefined][];
 
 /** The publisher, each channel's workers (replicas under their channel's name) and Redis. */
-export async function stackPids(redis: Redis, publisher: { process: ServiceProcess }, workers: Workers): Promise<NamedPids> {
+export async function stackPids(
+  redis: Redis,
+  publisher: { process: ServiceProcess },
+  workers: Workers,
+): Promise<NamedPids> {
   const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-  return [['publisher', publisher.process.child.pid], ...workers.processes.map(({ channel, process }): NamedPids[number] => [channel, process.child.pid]), ['redis', redisPid]];
+  return [
+    ['publisher', publisher.process.child.pid],
+    ...workers.processes.map(({ channel, process }): NamedPids[number] => [channel, process.child.pid]),
+    ['redis', redisPid],
+  ];
 }
 
 /** Starts counting now; `perNotification(n)` gives each name's CPU since then per notification, in µs. */
@@ -163,7 +200,9 @@ export function cpuMeter(pids: NamedPids): { perNotification(n: number): Record<
   const before = read();
   return {
     perNotification(n) {
-      return Object.fromEntries(Object.entries(read()).map(([name, s]) => [name, Math.round(((s - before[name]!) * 1e6) / n)]));
+      return Object.fromEntries(
+        Object.entries(read()).map(([name, s]) => [name, Math.round(((s - before[name]!) * 1e6) / n)]),
+      );
     },
   };
 }

@@ -9,7 +9,12 @@ import { publisherEnv } from '../services/publisher/src/config.js';
  */
 const config = loadConfig(publisherEnv);
 const logger = createLogger('publisher', config.LOG_LEVEL);
-const redis = connectRedis(config.REDIS_URL, { name: 'herald-bench-publisher', logger, failFast: true, commandTimeoutMs: config.HERALD_REDIS_TIMEOUT_MS });
+const redis = connectRedis(config.REDIS_URL, {
+  name: 'herald-bench-publisher',
+  logger,
+  failFast: true,
+  commandTimeoutMs: config.HERALD_REDIS_TIMEOUT_MS,
+});
 const app = buildApp({ config, redis, logger });
 app.post('/bench/bare', async (_request, reply) => reply.code(202).send({ accepted: true }));
 await app.listen({ port: config.PORT, host: '127.0.0.1' });

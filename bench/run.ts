@@ -40,10 +40,19 @@ try {
   const e2e = await endToEnd(redisServer.url, N);
   const ratio = Number((e2e.notificationsPerSecond / floorResult.notificationsPerSecond).toFixed(3));
   row('2 end to end', `${e2e.notificationsPerSecond} /s`, `${ratio} of floor (target 0.4)`);
-  row('2 CPU per notification', Object.entries(e2e.cpuMicrosecondsPerNotification).map(([p, us]) => `${p} ${us}`).join(' ') + ' µs');
+  row(
+    '2 CPU per notification',
+    Object.entries(e2e.cpuMicrosecondsPerNotification)
+      .map(([p, us]) => `${p} ${us}`)
+      .join(' ') + ' µs',
+  );
 
   const single = await singlePublish(redisServer.url, SECONDS);
-  row('3 single publish', `${single.herald.requestsPerSecond} req/s`, `bare route ${single.bare.requestsPerSecond} req/s: ${single.ratio} (target 0.5)`);
+  row(
+    '3 single publish',
+    `${single.herald.requestsPerSecond} req/s`,
+    `bare route ${single.bare.requestsPerSecond} req/s: ${single.ratio} (target 0.5)`,
+  );
 
   // At the issue's 2000/s, and at 500/s: below what this machine sustains, for contrast.
   const latencies = [];
@@ -51,23 +60,54 @@ try {
     const lat = await latency(redisServer.url, rate, SECONDS);
     latencies.push(lat);
     for (const [channel, ms] of Object.entries(lat.perChannelMs)) {
-      row(`4 latency ${channel} at ${rate}/s`, `p50 ${ms.p50} p99 ${ms.p99} p99.9 ${ms.p999} ms`, `sent ${lat.achievedRate}/s (target p99 <= 10)`);
+      row(
+        `4 latency ${channel} at ${rate}/s`,
+        `p50 ${ms.p50} p99 ${ms.p99} p99.9 ${ms.p999} ms`,
+        `sent ${lat.achievedRate}/s (target p99 <= 10)`,
+      );
     }
-    row(`4 CPU at ${rate}/s`, Object.entries(lat.cpuMicrosecondsPerNotification).map(([p, us]) => `${p} ${us}`).join(' ') + ' µs', `${lat.coresBusy} of ${cpus().length} cores busy`);
+    row(
+      `4 CPU at ${rate}/s`,
+      Object.entries(lat.cpuMicrosecondsPerNotification)
+        .map(([p, us]) => `${p} ${us}`)
+        .join(' ') + ' µs',
+      `${lat.coresBusy} of ${cpus().length} cores busy`,
+    );
   }
 
   // Where a delivery's time goes when nothing else runs: 100 a second, one request at a time.
   const hopTimes = await hops(redisServer.url, 100, SECONDS);
-  for (const [hop, ms] of Object.entries(hopTimes.hopsMs)) row(`4b ${hop}`, `p50 ${ms.p50} p90 ${ms.p90} p99 ${ms.p99} ms`, `n = ${ms.n}`);
-  row('4b CPU per notification', Object.entries(hopTimes.cpuMicrosecondsPerNotification).map(([p, us]) => `${p} ${us}`).join(' ') + ' µs', 'at 100/s');
+  for (const [hop, ms] of Object.entries(hopTimes.hopsMs))
+    row(`4b ${hop}`, `p50 ${ms.p50} p90 ${ms.p90} p99 ${ms.p99} ms`, `n = ${ms.n}`);
+  row(
+    '4b CPU per notification',
+    Object.entries(hopTimes.cpuMicrosecondsPerNotification)
+      .map(([p, us]) => `${p} ${us}`)
+      .join(' ') + ' µs',
+    'at 100/s',
+  );
   const { backToBack, afterIdle5ms } = hopTimes.roundTrip;
-  row('4b one Redis round trip', `${backToBack.wallP50Ms} ms, ${backToBack.cpuMicrosecondsPerWake} µs CPU`, `after 5 ms idle: ${afterIdle5ms.wallP50Ms} ms, ${afterIdle5ms.cpuMicrosecondsPerWake} µs CPU`);
+  row(
+    '4b one Redis round trip',
+    `${backToBack.wallP50Ms} ms, ${backToBack.cpuMicrosecondsPerWake} µs CPU`,
+    `after 5 ms idle: ${afterIdle5ms.wallP50Ms} ms, ${afterIdle5ms.cpuMicrosecondsPerWake} µs CPU`,
+  );
 
   row('5 memory', `${e2e.bytesPerNotification} B/notification`, 'target 800');
-  row('5 worker peak RSS', Object.entries(e2e.workerPeakRssMb).map(([c, mb]) => `${c} ${mb}`).join(' ') + ' MB');
+  row(
+    '5 worker peak RSS',
+    Object.entries(e2e.workerPeakRssMb)
+      .map(([c, mb]) => `${c} ${mb}`)
+      .join(' ') + ' MB',
+  );
 
   const scaling: { replicas: number; concurrency: number; notificationsPerSecond: number }[] = [];
-  for (const [replicas, concurrency] of [[1, 1], [1, 10], [1, 50], [2, 50]] as const) {
+  for (const [replicas, concurrency] of [
+    [1, 1],
+    [1, 10],
+    [1, 50],
+    [2, 50],
+  ] as const) {
     const run = await endToEnd(redisServer.url, SCALING_N, replicas, concurrency);
     scaling.push({ replicas, concurrency, notificationsPerSecond: run.notificationsPerSecond });
     row(`6 scaling ${replicas} repl. conc. ${concurrency}`, `${run.notificationsPerSecond} /s`, `N = ${SCALING_N}`);

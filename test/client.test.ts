@@ -99,7 +99,12 @@ describe('HeraldClient.publish', () => {
 
   it('throws HERALD_ERR_VALIDATION with the issues before any request for an invalid notification', async () => {
     const error = await apiError(() => client.publish({ userId: 'u1', type: 'Not A Type', body: '' }));
-    expect(error).toMatchObject({ name: 'HeraldApiError', status: 400, code: 'HERALD_ERR_VALIDATION', retryable: false });
+    expect(error).toMatchObject({
+      name: 'HeraldApiError',
+      status: 400,
+      code: 'HERALD_ERR_VALIDATION',
+      retryable: false,
+    });
     expect(error.issues?.map((i) => i.path).sort()).toEqual(['body', 'type']);
     expect(error.message).toMatch(/type/);
     expect(requests).toEqual([]);
@@ -173,7 +178,12 @@ describe('HeraldClient.getStatus', () => {
 });
 
 describe('HeraldClient users', () => {
-  const ada = { email: 'ada@example.com', phone: '+14155550123', locale: 'en-GB', preferences: { marketing: { sms: false } } };
+  const ada = {
+    email: 'ada@example.com',
+    phone: '+14155550123',
+    locale: 'en-GB',
+    preferences: { marketing: { sms: false } },
+  };
 
   it('putUser, getUser and deleteUser (with an admin key)', async () => {
     const put = await client.putUser('u1', ada);
@@ -182,7 +192,11 @@ describe('HeraldClient users', () => {
 
     // Leaving stored fields out erases them: an admin action.
     const erasing = await apiError(() => client.putUser('u1', { locale: 'fr' }));
-    expect(erasing).toMatchObject({ status: 403, code: 'HERALD_ERR_FORBIDDEN', issues: [{ path: 'email' }, { path: 'phone' }, { path: 'preferences' }] });
+    expect(erasing).toMatchObject({
+      status: 403,
+      code: 'HERALD_ERR_FORBIDDEN',
+      issues: [{ path: 'email' }, { path: 'phone' }, { path: 'preferences' }],
+    });
     const replaced = await makeClient('admin').putUser('u1', { locale: 'fr' });
     expect(replaced).toEqual({ userId: 'u1', locale: 'fr', preferences: {}, pushSubscriptions: [] });
 
@@ -204,7 +218,9 @@ describe('HeraldClient users', () => {
   });
 
   it('throws HERALD_ERR_VALIDATION before any request for an invalid user', async () => {
-    const error = await apiError(() => client.putUser('u1', { email: 'nope', preferences: { marketing: { sms: 'no' } } } as never));
+    const error = await apiError(() =>
+      client.putUser('u1', { email: 'nope', preferences: { marketing: { sms: 'no' } } } as never),
+    );
     expect(error).toMatchObject({ status: 400, code: 'HERALD_ERR_VALIDATION', retryable: false });
     expect(error.issues?.map((i) => i.path).sort()).toEqual(['email', 'preferences.marketing.sms']);
     expect(requests).toEqual([]);
@@ -235,7 +251,11 @@ describe('HeraldClient push subscriptions', () => {
 
   it('reports the API rejecting a private endpoint', async () => {
     const error = await apiError(() => client.addPushSubscription('u1', browserSubscription('https://10.0.0.1/x')));
-    expect(error).toMatchObject({ status: 400, code: 'HERALD_ERR_VALIDATION', issues: [{ path: 'endpoint', message: expect.any(String) }] });
+    expect(error).toMatchObject({
+      status: 400,
+      code: 'HERALD_ERR_VALIDATION',
+      issues: [{ path: 'endpoint', message: expect.any(String) }],
+    });
     expect(requests).toHaveLength(1);
   });
 
@@ -248,7 +268,12 @@ describe('HeraldClient errors', () => {
   it('a wrong key: HeraldApiError status 401 HERALD_ERR_UNAUTHORIZED, not retryable', async () => {
     for (const wrong of [makeClient('wrong'), makeClient(undefined)]) {
       const error = await apiError(() => wrong.publish(valid));
-      expect(error).toMatchObject({ name: 'HeraldApiError', status: 401, code: 'HERALD_ERR_UNAUTHORIZED', retryable: false });
+      expect(error).toMatchObject({
+        name: 'HeraldApiError',
+        status: 401,
+        code: 'HERALD_ERR_UNAUTHORIZED',
+        retryable: false,
+      });
       expect(error.message).toEqual(expect.any(String));
     }
     expect(await pub.admin.xlen(pub.keys.stream)).toBe(0);

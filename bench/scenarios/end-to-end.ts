@@ -1,5 +1,16 @@
 import { Redis } from 'ioredis';
-import { benchNotification, cpuMeter, drained, post, publishRequest, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import {
+  benchNotification,
+  cpuMeter,
+  drained,
+  post,
+  publishRequest,
+  seedBenchUsers,
+  stackPids,
+  startPublisher,
+  startWorkers,
+  stop,
+} from '../herald-stack.js';
 
 export interface EndToEndResult {
   notificationsPerSecond: number;
@@ -23,7 +34,7 @@ export async function endToEnd(redisUrl: string, n: number, replicas = 1, concur
   await redis.flushall();
   await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl, replicas, concurrency);
+  const workers = await startWorkers(redisUrl, replicas, concurrency);
   try {
     const memoryBefore = await usedMemory(redis);
     // Per process, replicas of a channel summed: what each part costs per notification.

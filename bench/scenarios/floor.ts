@@ -24,9 +24,18 @@ export async function floor(redisUrl: string, n: number): Promise<{ notification
     const connection = new Redis(redisUrl);
     let acked = 0;
     while (acked < n) {
-      const reply = (await connection.xreadgroup('GROUP', GROUPS[channel], 'c', 'COUNT', 200, 'BLOCK', 1000, 'STREAMS', stream, '>')) as
-        | [string, [string, string[]][]][]
-        | null;
+      const reply = (await connection.xreadgroup(
+        'GROUP',
+        GROUPS[channel],
+        'c',
+        'COUNT',
+        200,
+        'BLOCK',
+        1000,
+        'STREAMS',
+        stream,
+        '>',
+      )) as [string, [string, string[]][]][] | null;
       const ids = reply?.[0]?.[1].map(([id]) => id) ?? [];
       if (ids.length) acked += Number(await connection.xack(stream, GROUPS[channel], ...ids));
     }

@@ -2,7 +2,19 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { CHANNELS, SCRIPTS, type Channel } from '@herald/shared';
-import { benchNotification, cpuMeter, drained, post, publishRequest, quantile, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import {
+  benchNotification,
+  cpuMeter,
+  drained,
+  post,
+  publishRequest,
+  quantile,
+  seedBenchUsers,
+  stackPids,
+  startPublisher,
+  startWorkers,
+  stop,
+} from '../herald-stack.js';
 
 /**
  * 4b. Where a delivery's time goes without load: single publishes one at a time, `rate` a second,
@@ -19,7 +31,7 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
   await seedBenchUsers(redis);
   const wake = await roundTripCost(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl);
+  const workers = await startWorkers(redisUrl);
   // As Redis receives them: with their includes in place.
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = {
@@ -35,7 +47,8 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
     monitor.on('monitor', (time: string, args: string[], source: string) => {
       const command = String(args[0]).toLowerCase();
       // A script's first call goes as EVAL with its text: logged by its SHA-1, as EVALSHA is.
-      const first = command === 'eval' ? createHash('sha1').update(String(args[1])).digest('hex') : String(args[1] ?? '');
+      const first =
+        command === 'eval' ? createHash('sha1').update(String(args[1])).digest('hex') : String(args[1] ?? '');
       log.push([Number(time) * 1000, source, command === 'eval' ? 'evalsha' : command, first, String(args[4] ?? '')]);
     });
     const total = rate * seconds;
@@ -111,7 +124,7 @@ export async function hops(redisUrl: string, rate: number, seconds: number) {
  */
 function wallClockMs(): () => number {
   let offset = -Infinity;
-  for (const end = performance.now() + 20; performance.now() < end; ) {
+  for (const end = performance.now() + 20; performance.now() < end;) {
     const now = performance.now();
     offset = Math.max(offset, Date.now() - now);
   }
@@ -124,7 +137,8 @@ function wallClockMs(): () => number {
  * at low rates is a chain of such wake-ups.
  */
 async function roundTripCost(redis: Redis) {
-  const mainThreadSeconds = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+  const mainThreadSeconds = () =>
+    Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
   const measure = async (idleMs: number) => {
     const count = 500;
     const wall: number[] = [];

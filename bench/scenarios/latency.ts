@@ -1,6 +1,19 @@
 import { Redis } from 'ioredis';
 import { CHANNELS, decodeChannelStatus, statusField } from '@herald/shared';
-import { benchNotification, cpuMeter, drained, keys, post, publishRequest, quantile, seedBenchUsers, stackPids, startPublisher, startWorkers, stop } from '../herald-stack.js';
+import {
+  benchNotification,
+  cpuMeter,
+  drained,
+  keys,
+  post,
+  publishRequest,
+  quantile,
+  seedBenchUsers,
+  stackPids,
+  startPublisher,
+  startWorkers,
+  stop,
+} from '../herald-stack.js';
 
 /**
  * 4. Latency: `rate` notifications a second for `seconds` through the publisher, one request
@@ -12,7 +25,7 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
   await redis.flushall();
   await seedBenchUsers(redis);
   const publisher = await startPublisher(redisUrl);
-  const workers = await startWorkers(redis, redisUrl);
+  const workers = await startWorkers(redisUrl);
   try {
     const total = rate * seconds;
     const tickMs = 10;
@@ -22,7 +35,7 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
     // The bench itself (this process) sends the requests: its share of the two cores counts too.
     const cpu = cpuMeter([...(await stackPids(redis, publisher, workers)), ['bench client', process.pid]]);
     const started = performance.now();
-    for (let sent = 0; sent < total; ) {
+    for (let sent = 0; sent < total;) {
       // Paced against the clock, so a slow tick does not lower the rate.
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + perTick);
       for (; sent < due; sent++) {
@@ -37,7 +50,9 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
     // What each process spent per notification at this rate: small batches cost more per entry.
     const cpuMicrosecondsPerNotification = cpu.perNotification(total);
     // Cores the whole run kept busy at the rate asked for: near the machine's count, it queues.
-    const coresBusy = Number(((Object.values(cpuMicrosecondsPerNotification).reduce((a, b) => a + b, 0) * rate) / 1e6).toFixed(2));
+    const coresBusy = Number(
+      ((Object.values(cpuMicrosecondsPerNotification).reduce((a, b) => a + b, 0) * rate) / 1e6).toFixed(2),
+    );
 
     const perChannel: Record<string, { p50: number; p99: number; p999: number; max: number }> = {};
     for (const channel of CHANNELS) {
@@ -48,9 +63,23 @@ export async function latency(redisUrl: string, rate: number, seconds: number) {
         return decodeChannelStatus(status)!.updatedAt - Number(ts);
       });
       times.sort((a, b) => a - b);
-      perChannel[channel] = { p50: quantile(times, 0.5), p99: quantile(times, 0.99), p999: quantile(times, 0.999), max: times.at(-1)! };
+      perChannel[channel] = {
+        p50: quantile(times, 0.5),
+        p99: quantile(times, 0.99),
+        p999: quantile(times, 0.999),
+        max: times.at(-1)!,
+      };
     }
-    return { rate, achievedRate, seconds, retriedRequests: retried, perChannelMs: perChannel, cpuMicrosecondsPerNotification, coresBusy, targetP99Ms: 10 };
+    return {
+      rate,
+      achievedRate,
+      seconds,
+      retriedRequests: retried,
+      perChannelMs: perChannel,
+      cpuMicrosecondsPerNotification,
+      coresBusy,
+      targetP99Ms: 10,
+    };
   } finally {
     await Promise.all([workers.stop(), stop(publisher.process)]);
     redis.disconnect();

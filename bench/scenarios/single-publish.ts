@@ -12,7 +12,13 @@ export async function singlePublish(redisUrl: string, seconds: number) {
   await redis.flushall();
   const publisher = await startPublisher(redisUrl, 'bench/publisher-with-bare-route.ts');
   try {
-    const body = JSON.stringify({ userId: 'user-1', type: 'otp', title: 'Your code', body: 'Your sign-in code is 123456. It expires in 10 minutes.', data: { n: 1 } });
+    const body = JSON.stringify({
+      userId: 'user-1',
+      type: 'otp',
+      title: 'Your code',
+      body: 'Your sign-in code is 123456. It expires in 10 minutes.',
+      data: { n: 1 },
+    });
     const run = async (path: string) => {
       const result = await autocannon({
         url: `${publisher.base}${path}`,
@@ -27,7 +33,14 @@ export async function singlePublish(redisUrl: string, seconds: number) {
       return { requestsPerSecond: Math.round(result.requests.average), p99Ms: result.latency.p99 };
     };
     // Warm both up (JIT), then measure each on its own.
-    await autocannon({ url: `${publisher.base}/bench/bare`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 10, amount: 2000 });
+    await autocannon({
+      url: `${publisher.base}/bench/bare`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      connections: 10,
+      amount: 2000,
+    });
     const bare = await run('/bench/bare');
     const herald = await run('/v1/notifications');
     return { herald, bare, ratio: Number((herald.requestsPerSecond / bare.requestsPerSecond).toFixed(3)), target: 0.5 };

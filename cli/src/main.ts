@@ -27,8 +27,10 @@ const program = new Command()
 class OutcomeUnknown extends Error {
   constructor(override readonly cause: HeraldApiError) {
     super(
-      `${cause.code}: ${cause.message}\nThe replay may have started its pass before this failure, and running it again would ` +
-        'deliver every notification walked once more. Check `herald groups` (a replay raises the lag) and the statuses before retrying.',
+      `${cause.code}: ${cause.message}\n` +
+        'The replay may have started its pass before this failure, and running it again would ' +
+        'deliver every notification walked once more. ' +
+        'Check `herald groups` (a replay raises the lag) and the statuses before retrying.',
     );
   }
 }
@@ -85,7 +87,8 @@ program
     const s = await client().getStatus(id);
     const rows = Object.entries(s.channels).map(([channel, c]) => ({ channel, ...c }));
     print(
-      `${details({ id: s.id, userId: s.userId, type: s.type, streamId: s.streamId, createdAt: s.createdAt })}\n\n${table(rows, ['channel', 'state', 'attempts', 'reason', 'error', 'providerId', 'updatedAt'])}`,
+      `${details({ id: s.id, userId: s.userId, type: s.type, streamId: s.streamId, createdAt: s.createdAt })}\n\n` +
+        `${table(rows, ['channel', 'state', 'attempts', 'reason', 'error', 'providerId', 'updatedAt'])}`,
       s,
     );
   });
@@ -95,8 +98,24 @@ program
   .description("each channel's consumer group: consumers, pending, lag, dead letters")
   .action(async () => {
     const groups = await client().groups();
-    const rows = groups.map((g) => ({ ...g, consumers: g.consumers.length, oldestPendingS: Math.round(g.oldestPendingAgeMs / 1000) }));
-    print(table(rows, ['channel', 'group', 'consumers', 'pending', 'lag', 'lastDeliveredId', 'oldestPendingS', 'deadLetters']), groups);
+    const rows = groups.map((g) => ({
+      ...g,
+      consumers: g.consumers.length,
+      oldestPendingS: Math.round(g.oldestPendingAgeMs / 1000),
+    }));
+    print(
+      table(rows, [
+        'channel',
+        'group',
+        'consumers',
+        'pending',
+        'lag',
+        'lastDeliveredId',
+        'oldestPendingS',
+        'deadLetters',
+      ]),
+      groups,
+    );
   });
 
 program
@@ -110,7 +129,8 @@ program
       print(details(result), result);
     } catch (err) {
       // 4xx and 429 come before any work; no answer or a 5xx may come after the pass started.
-      if (o.resend && err instanceof HeraldApiError && (err.status === 0 || err.status >= 500)) throw new OutcomeUnknown(err);
+      if (o.resend && err instanceof HeraldApiError && (err.status === 0 || err.status >= 500))
+        throw new OutcomeUnknown(err);
       throw err;
     }
   });
@@ -122,9 +142,23 @@ dlq
   .option('--limit <n>', 'at most this many', '50')
   .option('--after <dlqId>', 'the page after this dead letter')
   .action(async (o: { channel?: string; limit: string; after?: string }) => {
-    const page = await client().deadLetters({ limit: Number(o.limit), ...(o.channel ? { channel: o.channel } : {}), ...(o.after ? { after: o.after } : {}) });
+    const page = await client().deadLetters({
+      limit: Number(o.limit),
+      ...(o.channel ? { channel: o.channel } : {}),
+      ...(o.after ? { after: o.after } : {}),
+    });
     const more = page.next ? `\n(more: --after ${page.next})` : '';
-    print(table(page.deadLetters as unknown as Record<string, unknown>[], ['dlqId', 'channel', 'id', 'reason', 'attempts', 'error']) + more, page);
+    print(
+      table(page.deadLetters as unknown as Record<string, unknown>[], [
+        'dlqId',
+        'channel',
+        'id',
+        'reason',
+        'attempts',
+        'error',
+      ]) + more,
+      page,
+    );
   });
 dlq
   .command('redrive <dlqId>')
@@ -133,12 +167,10 @@ dlq
     const result = await client().redrive(dlqId);
     print(details(result), result);
   });
-dlq
-  .command('drop <dlqId>')
-  .action(async (dlqId: string) => {
-    await client().dropDeadLetter(dlqId);
-    print(`dropped ${dlqId}`, { dropped: dlqId });
-  });
+dlq.command('drop <dlqId>').action(async (dlqId: string) => {
+  await client().dropDeadLetter(dlqId);
+  print(`dropped ${dlqId}`, { dropped: dlqId });
+});
 
 const users = program.command('users').description('contact data and preferences');
 users.command('get <userId>').action(async (userId: string) => {
@@ -164,7 +196,9 @@ users
   });
 users
   .command('token <userId>')
-  .description("a short-lived user token for the user's browser: it registers and removes that user's push subscriptions only")
+  .description(
+    "a short-lived user token for the user's browser: it registers and removes that user's push subscriptions only",
+  )
   .action(async (userId: string) => {
     const made = await client().createUserToken(userId);
     print(made.token, made);
@@ -180,7 +214,8 @@ program
     for await (const event of client().tail({ ...(o.from ? { from: o.from } : {}), signal: controller.signal })) {
       const line = event.malformed
         ? `${event.id}  malformed: ${event.malformed}`
-        : `${event.id}  ${event.type}  user=${event.userId}  id=${event.notificationId}  channels=${event.channels?.join(',') ?? 'all'}`;
+        : `${event.id}  ${event.type}  user=${event.userId}  ` +
+          `id=${event.notificationId}  channels=${event.channels?.join(',') ?? 'all'}`;
       process.stdout.write(`${program.opts().json ? JSON.stringify(event) : line}\n`);
     }
   });

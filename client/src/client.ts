@@ -97,13 +97,20 @@ export class HeraldClient {
   async publish(notification: PublishRequest, options: { idempotencyKey?: string } = {}): Promise<PublishResult> {
     parseOrThrowClient(publishRequestSchema, notification, 'The notification');
     const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
-    const { status, body } = await this.request<{ id: string; streamId: string }>('POST', '/v1/notifications', notification, headers);
+    const { status, body } = await this.request<{ id: string; streamId: string }>(
+      'POST',
+      '/v1/notifications',
+      notification,
+      headers,
+    );
     return { ...body, status: status === 202 ? 'accepted' : 'duplicate' };
   }
 
   /** Publish up to 1000 notifications; results come back in order, one per item. */
   async publishBatch(notifications: PublishRequest[]): Promise<BatchItemResult[]> {
-    const { body } = await this.request<{ results: BatchItemResult[] }>('POST', '/v1/notifications/batch', { notifications });
+    const { body } = await this.request<{ results: BatchItemResult[] }>('POST', '/v1/notifications/batch', {
+      notifications,
+    });
     return body.results;
   }
 
@@ -131,7 +138,8 @@ export class HeraldClient {
 
   async addPushSubscription(userId: string, subscription: PushSubscription): Promise<{ endpoint: string }> {
     parseOrThrowClient(pushSubscriptionSchema, subscription, 'The push subscription');
-    return (await this.request<{ endpoint: string }>('POST', `${userPath(userId)}/push-subscriptions`, subscription)).body;
+    return (await this.request<{ endpoint: string }>('POST', `${userPath(userId)}/push-subscriptions`, subscription))
+      .body;
   }
 
   async removePushSubscription(userId: string, endpoint: string): Promise<void> {
@@ -143,7 +151,9 @@ export class HeraldClient {
    * removes that user's push subscriptions and nothing else. Hand it to the page, never a key.
    */
   async createUserToken(userId: string): Promise<{ token: string; userId: string; expiresAt: string }> {
-    return (await this.request<{ token: string; userId: string; expiresAt: string }>('POST', `${userPath(userId)}/tokens`)).body;
+    return (
+      await this.request<{ token: string; userId: string; expiresAt: string }>('POST', `${userPath(userId)}/tokens`)
+    ).body;
   }
 
   async getVapidPublicKey(): Promise<string> {
@@ -162,16 +172,24 @@ export class HeraldClient {
   }
 
   /** A page of dead letters (admin); pass `next` back as `after` for the following page. */
-  async deadLetters(query: { channel?: string; limit?: number; after?: string } = {}): Promise<{ deadLetters: DeadLetterView[]; next: string | null }> {
+  async deadLetters(
+    query: { channel?: string; limit?: number; after?: string } = {},
+  ): Promise<{ deadLetters: DeadLetterView[]; next: string | null }> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    const qs = params.size ? `?${params}` : '';
-    return (await this.request<{ deadLetters: DeadLetterView[]; next: string | null }>('GET', `/v1/dead-letters${qs}`)).body;
+    const qs = params.size ? `?${params.toString()}` : '';
+    return (await this.request<{ deadLetters: DeadLetterView[]; next: string | null }>('GET', `/v1/dead-letters${qs}`))
+      .body;
   }
 
   /** Append a dead letter's notification again for its channel, and remove the letter (admin). */
   async redrive(dlqId: string): Promise<{ id: string; channel: string; streamId: string }> {
-    return (await this.request<{ id: string; channel: string; streamId: string }>('POST', `/v1/dead-letters/${encodeURIComponent(dlqId)}/redrive`)).body;
+    return (
+      await this.request<{ id: string; channel: string; streamId: string }>(
+        'POST',
+        `/v1/dead-letters/${encodeURIComponent(dlqId)}/redrive`,
+      )
+    ).body;
   }
 
   /** Remove a dead letter (admin). */
@@ -189,10 +207,18 @@ export class HeraldClient {
     const qs = options.from ? `?from=${encodeURIComponent(options.from)}` : '';
     let response: Response;
     try {
-      response = await this.fetchImpl(`${this.baseUrl}/v1/stream${qs}`, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+      response = await this.fetchImpl(`${this.baseUrl}/v1/stream${qs}`, {
+        headers,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (err) {
       if (options.signal?.aborted) return;
-      throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `No answer from ${this.baseUrl}: ${(err as Error).message}`, true);
+      throw new HeraldApiError(
+        0,
+        'HERALD_ERR_NETWORK',
+        `No answer from ${this.baseUrl}: ${(err as Error).message}`,
+        true,
+      );
     }
     if (!response.ok || !response.body) await this.fail(response, 'GET', '/v1/stream');
     const decoder = new TextDecoder();
@@ -210,7 +236,12 @@ export class HeraldClient {
       }
     } catch (err) {
       if (!options.signal?.aborted) {
-        throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `The live stream from ${this.baseUrl} broke off: ${(err as Error).message}`, true);
+        throw new HeraldApiError(
+          0,
+          'HERALD_ERR_NETWORK',
+          `The live stream from ${this.baseUrl} broke off: ${(err as Error).message}`,
+          true,
+        );
       }
     }
   }
@@ -226,7 +257,8 @@ export class HeraldClient {
     const error = (parsed as { error?: { code?: unknown; message?: unknown; issues?: Issue[] } } | undefined)?.error;
     const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
     const retryable = isErrorCode(code) ? ERRORS[code].retryable : response.status >= 500 || response.status === 429;
-    const message = typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`;
+    const message =
+      typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`;
     throw new HeraldApiError(response.status, code, message, retryable, error?.issues);
   }
 
@@ -248,7 +280,12 @@ export class HeraldClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      throw new HeraldApiError(0, 'HERALD_ERR_NETWORK', `No answer from ${this.baseUrl}: ${(err as Error).message}`, true);
+      throw new HeraldApiError(
+        0,
+        'HERALD_ERR_NETWORK',
+        `No answer from ${this.baseUrl}: ${(err as Error).message}`,
+        true,
+      );
     }
     if (!response.ok) await this.fail(response, method, path);
     const text = await response.text();

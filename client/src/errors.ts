@@ -6,7 +6,11 @@
 export const ERRORS = {
   HERALD_ERR_BAD_JSON: { status: 400, retryable: false, message: 'The request body is not valid JSON' },
   HERALD_ERR_VALIDATION: { status: 400, retryable: false, message: 'The request does not match the schema' },
-  HERALD_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'A valid API key is required: send Authorization: Bearer <key>' },
+  HERALD_ERR_UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    message: 'A valid API key is required: send Authorization: Bearer <key>',
+  },
   HERALD_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'This API key may not use this route' },
   HERALD_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   HERALD_ERR_REQUEST_TIMEOUT: { status: 408, retryable: true, message: 'The request did not arrive in time' },
@@ -27,9 +31,17 @@ export const ERRORS = {
     message: 'The request body must be JSON: send Content-Type: application/json',
   },
   HERALD_ERR_RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests' },
-  HERALD_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'The request line and headers are too large' },
+  HERALD_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    retryable: false,
+    message: 'The request line and headers are too large',
+  },
   HERALD_ERR_INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
-  HERALD_ERR_UNAVAILABLE: { status: 503, retryable: true, message: 'Redis is unavailable; retry shortly (a publish with the same notification id, so it is not sent twice)' },
+  HERALD_ERR_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: 'Redis is unavailable; retry shortly (a publish with the same notification id, so it is not sent twice)',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -55,7 +67,9 @@ const MAX_ISSUE_TEXT = 200;
 
 /** The first `max` issues (never more than MAX_ISSUES), each path and message clipped, as an answer lists them. */
 export function listedIssues(issues: readonly Issue[], max = MAX_ISSUES): Issue[] {
-  return issues.slice(0, Math.min(max, MAX_ISSUES)).map((issue) => ({ path: clip(issue.path), message: clip(issue.message) }));
+  return issues
+    .slice(0, Math.min(max, MAX_ISSUES))
+    .map((issue) => ({ path: clip(issue.path), message: clip(issue.message) }));
 }
 
 /** Cut from the middle: a path's start says where, its end which field (`notifications.0.0…0.__proto__`). */
@@ -96,7 +110,8 @@ export class HeraldError extends Error {
     const issues = listedIssues(this.issues, maxIssues);
     const message =
       issues.length < this.issues.length
-        ? `${this.message} (${issues.length} of ${this.issues.length} issues listed; fix these and send again to see the rest)`
+        ? `${this.message} (${issues.length} of ${this.issues.length} issues listed; ` +
+          'fix these and send again to see the rest)'
         : this.message;
     return { error: { code: this.code, message, issues } };
   }

@@ -12,8 +12,10 @@ export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
 /** Serialised size limit of `data`, in bytes. */
 export const DATA_MAX_BYTES = 1024;
 // Control characters other than tab, newline and carriage return have no place in text meant for people.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 // A title is one line (it becomes a mail subject): no line breaks either, so none can inject a header.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const LINE_BREAKS_OR_CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/;
 
 export const notificationIdSchema = z
@@ -24,6 +26,7 @@ export const userIdSchema = z
   .string()
   .min(1, 'expected 1 to 128 characters')
   .max(128, 'expected 1 to 128 characters')
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
   // A lone surrogate ("\ud800" in JSON) becomes U+FFFD on its way to Redis: two user ids would
   // share one user's key and contact data.
@@ -65,20 +68,20 @@ export const urlSchema = z
     }
   }, 'expected an http or https URL');
 
-export const dataSchema = z
-  .record(z.string(), z.unknown(), { error: 'expected a JSON object' })
-  .refine((v) => {
-    try {
-      return Buffer.byteLength(JSON.stringify(v)) <= DATA_MAX_BYTES;
-    } catch {
-      // JSON.stringify recurses: nesting a few thousand levels deep (a 64 KiB body allows more)
-      // overflows the stack, and anything that deep is far over the limit anyway.
-      return false;
-    }
-  }, `expected at most ${DATA_MAX_BYTES} bytes as JSON`);
+export const dataSchema = z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }).refine((v) => {
+  try {
+    return Buffer.byteLength(JSON.stringify(v)) <= DATA_MAX_BYTES;
+  } catch {
+    // JSON.stringify recurses: nesting a few thousand levels deep (a 64 KiB body allows more)
+    // overflows the stack, and anything that deep is far over the limit anyway.
+    return false;
+  }
+}, `expected at most ${DATA_MAX_BYTES} bytes as JSON`);
 
 export const emailSchema = z.email('expected an email address').max(254, 'expected at most 254 characters');
-export const phoneSchema = z.string().regex(E164_PATTERN, 'expected a phone number in E.164 form, such as +14155550123');
+export const phoneSchema = z
+  .string()
+  .regex(E164_PATTERN, 'expected a phone number in E.164 form, such as +14155550123');
 
 export const recipientsSchema = z.strictObject({ email: emailSchema.optional(), phone: phoneSchema.optional() });
 
@@ -91,10 +94,7 @@ export const payloadSchema = z.strictObject({
 
 /** An ISO-8601 time with a zone, or epoch milliseconds; gives epoch milliseconds. */
 export const instantSchema = z.union(
-  [
-    z.number().int().nonnegative().max(8.64e15),
-    z.iso.datetime({ offset: true }).transform((v) => Date.parse(v)),
-  ],
+  [z.number().int().nonnegative().max(8.64e15), z.iso.datetime({ offset: true }).transform((v) => Date.parse(v))],
   { error: 'expected an ISO-8601 time (2026-01-31T12:00:00Z) or epoch milliseconds' },
 );
 
@@ -109,9 +109,7 @@ export const publishRequestSchema = z.strictObject({
   data: dataSchema.optional(),
   channels: channelsSchema.optional(),
   to: recipientsSchema.optional(),
-  expiresAt: instantSchema
-    .refine((ms) => ms > Date.now(), 'must be in the future')
-    .optional(),
+  expiresAt: instantSchema.refine((ms) => ms > Date.now(), 'must be in the future').optional(),
 });
 export type PublishRequest = z.input<typeof publishRequestSchema>;
 export type ValidPublishRequest = z.output<typeof publishRequestSchema>;

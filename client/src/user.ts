@@ -15,7 +15,10 @@ export const channelPreferenceSchema = z.strictObject({
 export const PREFERENCES_MAX = 100;
 
 export const preferencesSchema = z
-  .record(z.union([z.literal('*'), typeSchema], { error: 'expected a notification type or *' }), channelPreferenceSchema)
+  .record(
+    z.union([z.literal('*'), typeSchema], { error: 'expected a notification type or *' }),
+    channelPreferenceSchema,
+  )
   .refine((v) => Object.keys(v).length <= PREFERENCES_MAX, `expected at most ${PREFERENCES_MAX} entries`);
 
 export const localeSchema = z
@@ -43,4 +46,3 @@ export function allows(preferences: Preferences | undefined, type: string, chann
   const all = preferences?.['*']?.[channel];
   return all ?? true;
 }
-

@@ -22,7 +22,9 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, wha
   const issues = toIssues(result.error);
   throw new HeraldError(
     'HERALD_ERR_VALIDATION',
-    `${what} is invalid: ${listedIssues(issues).map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    `${what} is invalid: ${listedIssues(issues)
+      .map((i) => `${i.path}: ${i.message}`)
+      .join('; ')}`,
     issues,
   );
 }

@@ -128,7 +128,9 @@ export function dryRun(driver: ChannelDriver): ChannelDriver {
     // A dry run sends nothing, so a provider's rate limit has nothing to protect.
     classify: (err) => driver.classify(err),
     send: async () => ({ providerId: 'dry-run' }),
-    ...(driver.forgetTarget ? { forgetTarget: (pipeline, n, target) => driver.forgetTarget!(pipeline, n, target) } : {}),
+    ...(driver.forgetTarget
+      ? { forgetTarget: (pipeline, n, target) => driver.forgetTarget!(pipeline, n, target) }
+      : {}),
     close: async () => driver.close?.(),
   };
 }

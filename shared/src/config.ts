@@ -84,8 +84,7 @@ export const commonEnv = {
     .default('info')
     .refine((v): v is (typeof LOG_LEVELS)[number] => (LOG_LEVELS as readonly string[]).includes(v), {
       message: `expected one of ${LOG_LEVELS.join(', ')}`,
-    })
-    .transform((v) => v as (typeof LOG_LEVELS)[number]),
+    }),
   /** Accept push endpoints on private, loopback or link-local addresses (local stand-ins only). */
   HERALD_ALLOW_PRIVATE_PUSH: envBool(false),
   /**
@@ -103,11 +102,17 @@ export const commonEnv = {
       message: 'expected a base64url P-256 public key (65 bytes decoded)',
     })
     .transform((v) => (v ? v : undefined)),
-  /** On SIGTERM/SIGINT, how long work in flight may take to finish before the process exits anyway, in ms. Default 10000. */
+  /**
+   * On SIGTERM/SIGINT, how long work in flight may take to finish before the process exits anyway,
+   * in ms. Default 10000.
+   */
   HERALD_SHUTDOWN_MS: envInt(10_000, 0, 600_000),
   /** Most dead letters kept; older ones beyond it are dropped. Default 100000. */
   HERALD_DLQ_MAXLEN: envInt(100_000, 1),
-  /** How long a notification's status and delivery claims are kept, in seconds: the replay window. Default 604800 (7 days). */
+  /**
+   * How long a notification's status and delivery claims are kept, in seconds: the replay window.
+   * Default 604800 (7 days).
+   */
   HERALD_RETENTION_S: envInt(604800, 1),
 };
 

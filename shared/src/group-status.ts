@@ -5,7 +5,6 @@ import { readStreamInfo, toRecord } from './redis-replies.js';
 import { compareStreamIds, streamIdTime } from './stream-ids.js';
 import type { GroupStatus } from '@herald/client';
 
-
 /** Most entries counted one by one when Redis does not report a group's lag. */
 const LAG_COUNT_LIMIT = 1_000_000;
 
@@ -32,10 +31,15 @@ export async function countAfter(redis: Redis, stream: string, id: string, inclu
 }
 
 /** The status of each channel's group (all three, in order). */
-export async function readGroupStatus(redis: Redis, keys: Keys, channels: readonly Channel[] = CHANNELS): Promise<GroupStatus[]> {
+export async function readGroupStatus(
+  redis: Redis,
+  keys: Keys,
+  channels: readonly Channel[] = CHANNELS,
+): Promise<GroupStatus[]> {
   const [groups, stream] = await Promise.all([streamGroups(redis, keys.stream), readStreamInfo(redis, keys.stream)]);
-  const lastGenerated = String(stream?.['last-generated-id'] ?? '0-0');
-  const counts = (await redis.hgetall(keys.deadLetterCounts)) as Record<string, string>;
+  const last = stream?.['last-generated-id'];
+  const lastGenerated = typeof last === 'string' ? last : '0-0';
+  const counts = await redis.hgetall(keys.deadLetterCounts);
   const now = Date.now();
   return Promise.all(
     channels.map(async (channel): Promise<GroupStatus> => {
@@ -43,7 +47,18 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
       const info = groups.find((g) => g.name === name);
       const deadLetters = Math.max(0, Number(counts[channel] ?? 0));
       if (!info) {
-        return { channel, group: name, exists: false, consumers: [], pending: 0, lag: 0, entriesRead: null, lastDeliveredId: null, oldestPendingAgeMs: 0, deadLetters };
+        return {
+          channel,
+          group: name,
+          exists: false,
+          consumers: [],
+          pending: 0,
+          lag: 0,
+          entriesRead: null,
+          lastDeliveredId: null,
+          oldestPendingAgeMs: 0,
+          deadLetters,
+        };
       }
       const lastDeliveredId = String(info['last-delivered-id']);
       const [consumerRows, summary] = await Promise.all([
@@ -65,10 +80,12 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
         channel,
         group: name,
         exists: true,
-        consumers: consumerRows.map(toRecord).map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
+        consumers: consumerRows
+          .map(toRecord)
+          .map((c) => ({ name: String(c.name), pending: Number(c.pending), idleMs: Number(c.idle) })),
         pending: Number(summary[0]),
         lag,
-        entriesRead: typeof info['entries-read'] === 'number' ? (info['entries-read'] as number) : null,
+        entriesRead: typeof info['entries-read'] === 'number' ? info['entries-read'] : null,
         lastDeliveredId,
         oldestPendingAgeMs: oldest ? Math.max(0, now - streamIdTime(oldest)) : 0,
         deadLetters,
@@ -76,4 +93,3 @@ export async function readGroupStatus(redis: Redis, keys: Keys, channels: readon
     }),
   );
 }
-

@@ -39,7 +39,9 @@ function withoutCommandArgs(value: unknown, depth: number): unknown {
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     const isCommand = key === 'command' && item !== null && typeof item === 'object' && 'args' in item;
-    copy[key] = isCommand ? { name: (item as { name?: unknown }).name, args: '[redacted]' } : withoutCommandArgs(item, depth + 1);
+    copy[key] = isCommand
+      ? { name: (item as { name?: unknown }).name, args: '[redacted]' }
+      : withoutCommandArgs(item, depth + 1);
   }
   return copy;
 }

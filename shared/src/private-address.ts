@@ -67,7 +67,9 @@ function embeddedIPv4(ip: string): string | undefined {
 function ipv6Groups(ip: string): number[] {
   const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
   const hex = quad
-    ? ip.slice(0, quad.index) + `${((Number(quad[1]) << 8) | Number(quad[2])).toString(16)}:${((Number(quad[3]) << 8) | Number(quad[4])).toString(16)}`
+    ? ip.slice(0, quad.index) +
+      `${((Number(quad[1]) << 8) | Number(quad[2])).toString(16)}:` +
+      `${((Number(quad[3]) << 8) | Number(quad[4])).toString(16)}`
     : ip;
   const [head, tail] = hex.split('::') as [string, string | undefined];
   const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
@@ -82,7 +84,10 @@ function ipv6Groups(ip: string): number[] {
  * push worker resolves them.
  */
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (isIP(host)) return isPrivateAddress(host);
   return false;

@@ -7,7 +7,8 @@ import { BlockList, isIPv6 } from 'node:net';
  * legacy `url.parse` treats otherwise than the WHATWG `URL` is a way for a host to mean two
  * things (issue 12).
  */
-const AUTHORITY = /^https:\/\/(?:(?<name>[A-Za-z0-9.-]+)|\[(?<ipv6>[0-9A-Fa-f:.]+)\])(?::(?<port>[1-9][0-9]{0,4}))?(?:\/|$)/i;
+const AUTHORITY =
+  /^https:\/\/(?:(?<name>[A-Za-z0-9.-]+)|\[(?<ipv6>[0-9A-Fa-f:.]+)\])(?::(?<port>[1-9][0-9]{0,4}))?(?:\/|$)/i;
 
 /**
  * Longest host name: what DNS allows. The legacy parser empties a host longer than 255
@@ -43,7 +44,9 @@ export function isUnambiguousPushEndpoint(endpoint: string): boolean {
   if (port !== Number(url.port || 443)) return false;
   const { name, ipv6 } = groups;
   if (name !== undefined) return name.length <= MAX_NAME_LENGTH && url.hostname === name.toLowerCase();
-  return ipv6 !== undefined && isIPv6(ipv6) && url.hostname.startsWith('[') && sameIPv6(ipv6, url.hostname.slice(1, -1));
+  return (
+    ipv6 !== undefined && isIPv6(ipv6) && url.hostname.startsWith('[') && sameIPv6(ipv6, url.hostname.slice(1, -1))
+  );
 }
 
 /** Two valid IPv6 addresses are one address, however each is spelled. */

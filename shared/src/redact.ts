@@ -9,7 +9,8 @@ export function redactContactData(text: string, recipients: readonly string[] = 
   let masked = text;
   for (const recipient of recipients) {
     // As given, and as a URL or form body would quote it (`%2B1234567`).
-    for (const form of new Set([recipient, encodeURIComponent(recipient)])) if (form) masked = masked.replaceAll(form, '[recipient]');
+    for (const form of new Set([recipient, encodeURIComponent(recipient)]))
+      if (form) masked = masked.replaceAll(form, '[recipient]');
   }
   masked = masked
     .replace(/[^\s<>"'(),;:]+@[^\s<>"'(),;:]+/g, '[email]')

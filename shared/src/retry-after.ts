@@ -3,7 +3,7 @@
  * undefined when absent or unreadable. A date in the past gives 0.
  */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
-  const header = Array.isArray(value) ? value[0] : value;
+  const header: unknown = Array.isArray(value) ? value[0] : value;
   if (typeof header !== 'string' && typeof header !== 'number') return undefined;
   const text = String(header).trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;

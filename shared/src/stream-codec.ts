@@ -31,7 +31,18 @@ export const WIRE_VERSION = '1';
 
 /** Fields of an entry, in XADD order. */
 export function encodeEntry(n: Notification): string[] {
-  const fields = ['v', WIRE_VERSION, 'id', n.id, 'userId', n.userId, 'type', n.type, 'payload', JSON.stringify(n.payload)];
+  const fields = [
+    'v',
+    WIRE_VERSION,
+    'id',
+    n.id,
+    'userId',
+    n.userId,
+    'type',
+    n.type,
+    'payload',
+    JSON.stringify(n.payload),
+  ];
   if (n.channels) fields.push('channels', n.channels.join(','));
   if (n.to) fields.push('to', JSON.stringify(n.to));
   if (n.expiresAt !== undefined) fields.push('expiresAt', String(n.expiresAt));
@@ -56,7 +67,10 @@ export class EntryDecodeError extends Error {
 
 export type DecodeResult = { ok: true; notification: Notification } | { ok: false; error: EntryDecodeError };
 
-const epochMs = z.string().regex(/^\d{1,16}$/, 'expected milliseconds since the epoch').transform(Number);
+const epochMs = z
+  .string()
+  .regex(/^\d{1,16}$/, 'expected milliseconds since the epoch')
+  .transform(Number);
 
 function json<T extends z.ZodType>(schema: T) {
   return z.string().transform((text, ctx): z.output<T> => {
@@ -106,7 +120,7 @@ export function decodeEntry(fields: readonly string[] | null | undefined): Decod
   if (!Array.isArray(fields) || fields.length % 2 !== 0) {
     return { ok: false, error: new EntryDecodeError('(entry)', 'expected a list of field and value pairs') };
   }
-  const record: Record<string, string> = Object.create(null);
+  const record = Object.create(null) as Record<string, string>;
   for (let i = 0; i < fields.length; i += 2) {
     const name = String(fields[i]);
     if (name in record) {

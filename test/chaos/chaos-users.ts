@@ -5,7 +5,11 @@ import type { TestStack } from '../helpers/stack.js';
  * `count` users made through the publisher's API, each with an address, a number and one push
  * subscription on the stand-in, so every notification for them goes out on all three channels.
  */
-export async function addUsers(stack: TestStack, count: number, prefix = 'chaos-user'): Promise<{ userIds: string[]; subscriptions: StandInSubscription[] }> {
+export async function addUsers(
+  stack: TestStack,
+  count: number,
+  prefix = 'chaos-user',
+): Promise<{ userIds: string[]; subscriptions: StandInSubscription[] }> {
   const userIds: string[] = [];
   const subscriptions: StandInSubscription[] = [];
   for (let i = 0; i < count; i++) {
@@ -17,7 +21,11 @@ export async function addUsers(stack: TestStack, count: number, prefix = 'chaos-
     });
     if (put.statusCode !== 200) throw new Error(`PUT user answered ${put.statusCode}: ${put.body}`);
     const subscription = stack.push.createSubscription();
-    const sub = await stack.pub.app.inject({ method: 'POST', url: `/v1/users/${userId}/push-subscriptions`, payload: subscription });
+    const sub = await stack.pub.app.inject({
+      method: 'POST',
+      url: `/v1/users/${userId}/push-subscriptions`,
+      payload: subscription,
+    });
     if (sub.statusCode !== 201) throw new Error(`POST push subscription answered ${sub.statusCode}: ${sub.body}`);
     userIds.push(userId);
     subscriptions.push(subscription);

@@ -58,7 +58,11 @@ it('delivers every notification on every channel while replicas are killed every
     replicas[channel].push({ worker, consumer });
     return worker;
   };
-  await Promise.all(CHANNELS.flatMap((channel) => [launchReplica(channel), launchReplica(channel)]).map((w) => w.waitForOutput('worker started')));
+  await Promise.all(
+    CHANNELS.flatMap((channel) => [launchReplica(channel), launchReplica(channel)]).map((w) =>
+      w.waitForOutput('worker started'),
+    ),
+  );
 
   const started = Date.now();
   const ids: string[] = [];
@@ -89,7 +93,11 @@ it('delivers every notification on every channel while replicas are killed every
   const killsStarted = Date.now();
   let nextKill = killsStarted + KILL_EVERY_MS;
   while (!publishError && !done() && Date.now() - killsStarted < KILLS_FOR_MS) {
-    await waitFor(() => Date.now() >= nextKill || done(), { timeoutMs: KILL_EVERY_MS + 1000, intervalMs: 50, what: 'the next kill' });
+    await waitFor(() => Date.now() >= nextKill || done(), {
+      timeoutMs: KILL_EVERY_MS + 1000,
+      intervalMs: 50,
+      what: 'the next kill',
+    });
     if (done()) break;
     nextKill = Date.now() + KILL_EVERY_MS;
     await Promise.all(
@@ -98,7 +106,14 @@ it('delivers every notification on every channel while replicas are killed every
         victim.worker.child.kill('SIGKILL');
         await victim.worker.exited;
         kills[channel] += 1;
-        const pending = (await stack.pub.admin.xpending(stack.pub.keys.stream, stack.pub.keys.group(channel), '-', '+', 10_000, victim.consumer)) as [string, string, number, number][];
+        const pending = (await stack.pub.admin.xpending(
+          stack.pub.keys.stream,
+          stack.pub.keys.group(channel),
+          '-',
+          '+',
+          10_000,
+          victim.consumer,
+        )) as [string, string, number, number][];
         // A send that timed out keeps its lease until the provider answers, but no longer holds
         // its entry's place in the pending list: the replica logged it, so count it from there.
         const timedOut = victim.worker
@@ -115,15 +130,37 @@ it('delivers every notification on every channel while replicas are killed every
   }
   const killSeconds = (Date.now() - killsStarted) / 1000;
   await publishing;
-  await waitFor(() => tally.complete(expected), { timeoutMs: 240_000, intervalMs: 200, what: 'every notification on every channel' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => tally.complete(expected), {
+    timeoutMs: 240_000,
+    intervalMs: 200,
+    what: 'every notification on every channel',
+  });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'all three groups drained',
+  });
   const seconds = (Date.now() - started) / 1000;
 
   const summary = tally.summarise(expected);
   const deadLettered = await stack.pub.admin.xlen(stack.pub.keys.deadLetters);
-  printRow({ scenario: 'crashes', published: ids.length, delivered: summary.delivered, lost: summary.lost, duplicated: summary.duplicated, deadLettered, seconds });
-  const inFlightTotals = Object.fromEntries(CHANNELS.map((c) => [c, [...inFlightAtKills[c].values()].reduce((a, b) => a + b, 0)]));
-  console.log(`kills per channel: ${JSON.stringify(kills)} in ${killSeconds.toFixed(0)} s; in flight at kills: ${JSON.stringify(inFlightTotals)}; duplicates per channel: ${JSON.stringify(summary.duplicatesByChannel)}`);
+  printRow({
+    scenario: 'crashes',
+    published: ids.length,
+    delivered: summary.delivered,
+    lost: summary.lost,
+    duplicated: summary.duplicated,
+    deadLettered,
+    seconds,
+  });
+  const inFlightTotals = Object.fromEntries(
+    CHANNELS.map((c) => [c, [...inFlightAtKills[c].values()].reduce((a, b) => a + b, 0)]),
+  );
+  console.log(
+    `kills per channel: ${JSON.stringify(kills)} in ${killSeconds.toFixed(0)} s; ` +
+      `in flight at kills: ${JSON.stringify(inFlightTotals)}; ` +
+      `duplicates per channel: ${JSON.stringify(summary.duplicatesByChannel)}`,
+  );
 
   expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);
   expect(deadLettered).toBe(0);
@@ -131,7 +168,12 @@ it('delivers every notification on every channel while replicas are killed every
   // each arrival beyond the first needs a kill that caught that notification in flight on that
   // channel: at most one extra arrival per delivery in flight at a kill. (An entry taken back from
   // a killed replica is in flight again at its successor, which a later round may kill too.)
-  const notificationIds = new Map((await stack.pub.admin.xrange(stack.pub.keys.stream, '-', '+')).map(([streamId, fields]) => [streamId, entryId(fields)]));
+  const notificationIds = new Map(
+    (await stack.pub.admin.xrange(stack.pub.keys.stream, '-', '+')).map(([streamId, fields]) => [
+      streamId,
+      entryId(fields),
+    ]),
+  );
   const beyondBound: string[] = [];
   for (const channel of CHANNELS) {
     // Kills went on for as long as delivery did, a round every 2 s or as fast as replicas start.
@@ -139,7 +181,8 @@ it('delivers every notification on every channel while replicas are killed every
     const inFlight = new Map<string, number>();
     for (const [streamId, times] of inFlightAtKills[channel]) inFlight.set(notificationIds.get(streamId)!, times);
     for (const [id, arrivals] of tally.counts(channel)) {
-      if (arrivals - 1 > (inFlight.get(id) ?? 0)) beyondBound.push(`${channel} ${id}: ${arrivals} arrivals, in flight at ${inFlight.get(id) ?? 0} kills`);
+      if (arrivals - 1 > (inFlight.get(id) ?? 0))
+        beyondBound.push(`${channel} ${id}: ${arrivals} arrivals, in flight at ${inFlight.get(id) ?? 0} kills`);
     }
   }
   expect(beyondBound.slice(0, 10)).toEqual([]);

@@ -83,7 +83,7 @@ export class DeliveryTally {
       case 'sms':
         return this.stack.twilio.messages.map((m) => /ref:(\S+)/.exec(m.body)?.[1] ?? '');
       case 'push':
-        return this.stack.push.received.map((p) => String((p.json as { id?: unknown } | undefined)?.id ?? ''));
+        return this.stack.push.received.map((p) => (p.json as { id?: string } | undefined)?.id ?? '');
     }
   }
 }

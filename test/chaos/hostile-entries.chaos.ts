@@ -23,7 +23,11 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
   const { stack } = ctx;
   const { userIds } = await addUsers(stack, 20, 'hostile');
   // A user whose id is a number, as a producer with numeric ids would write it.
-  const numeric = await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/42', payload: { email: 'forty-two@example.com', phone: '+14155550142' } });
+  const numeric = await stack.pub.app.inject({
+    method: 'PUT',
+    url: '/v1/users/42',
+    payload: { email: 'forty-two@example.com', phone: '+14155550142' },
+  });
   expect(numeric.statusCode).toBe(200);
   const tally = new DeliveryTally(stack);
   const workers = await Promise.all(CHANNELS.map((channel) => stack.spawnWorker(channel)));
@@ -40,7 +44,11 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
       streamIds.push(streamId as string);
     }
   }
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 240_000, intervalMs: 250, what: 'every hostile entry settled in all three groups' });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), {
+    timeoutMs: 240_000,
+    intervalMs: 250,
+    what: 'every hostile entry settled in all three groups',
+  });
   const seconds = (Date.now() - started) / 1000;
 
   // Dead letters by entry and channel, each with its reason.
@@ -80,22 +88,40 @@ it('delivers, skips or dead-letters every hostile entry with a reason, crashes n
     }
   });
   const summary = tally.summarise(delivered);
-  printRow({ scenario: 'hostile entries', published: entries.length, delivered: summary.delivered, lost: summary.lost + unaccounted.length, duplicated: summary.duplicated, deadLettered: letters.length, seconds });
+  printRow({
+    scenario: 'hostile entries',
+    published: entries.length,
+    delivered: summary.delivered,
+    lost: summary.lost + unaccounted.length,
+    duplicated: summary.duplicated,
+    deadLettered: letters.length,
+    seconds,
+  });
   console.log(`outcomes (entry × channel): ${JSON.stringify(outcomes)}`);
 
   expect(unaccounted.slice(0, 10)).toEqual([]);
   // Each kind the outcome it must have, not just any of the three: what does not decode is
   // dead-lettered as malformed on every channel; a well-formed entry never is.
-  for (const kind of ['missing field', 'wrong type', 'invalid JSON']) expect([...(outcomesByKind.get(kind) ?? [])], kind).toEqual(['dead-lettered malformed']);
+  for (const kind of ['missing field', 'wrong type', 'invalid JSON'])
+    expect([...(outcomesByKind.get(kind) ?? [])], kind).toEqual(['dead-lettered malformed']);
   expect([...(outcomesByKind.get('expired') ?? [])], 'expired').toEqual(['skipped expired']);
-  expect([...(outcomesByKind.get('valid') ?? [])].filter((o) => o.startsWith('dead-lettered')), 'valid').toEqual([]);
+  expect(
+    [...(outcomesByKind.get('valid') ?? [])].filter((o) => o.startsWith('dead-lettered')),
+    'valid',
+  ).toEqual([]);
   expect(outcomesByKind.get('valid')).toContain('delivered');
   // What the status calls delivered did arrive, once.
   expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);
-  const duplicatedIds = CHANNELS.flatMap((c) => [...tally.counts(c)].filter(([, n]) => n > 1).map(([id, n]) => `${c} ${id} ×${n} ${entries.find((e) => e.id === id)?.kind}`));
+  const duplicatedIds = CHANNELS.flatMap((c) =>
+    [...tally.counts(c)]
+      .filter(([, n]) => n > 1)
+      .map(([id, n]) => `${c} ${id} ×${n} ${entries.find((e) => e.id === id)?.kind}`),
+  );
   expect(duplicatedIds).toEqual([]);
   // The same three processes, still running.
-  expect(workers.map((w) => [w.child.pid, w.child.exitCode, w.child.signalCode])).toEqual(pids.map((pid) => [pid, null, null]));
+  expect(workers.map((w) => [w.child.pid, w.child.exitCode, w.child.signalCode])).toEqual(
+    pids.map((pid) => [pid, null, null]),
+  );
 
   // No mail carries an injected header or reaches the attacker.
   expect(stack.smtp.messages.length).toBeGreaterThan(0);

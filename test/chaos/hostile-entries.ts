@@ -17,7 +17,12 @@ const CRLF_INJECTIONS = [
   `Hello\u2028Bcc: ${ATTACKER}`,
   `=?utf-8?Q?Hello=0D=0ABcc:_${ATTACKER}?=`,
 ];
-const INVALID_UTF8 = [Buffer.from([0xff, 0xfe, 0xfd]), Buffer.from([0xc3, 0x28]), Buffer.from([0xe2, 0x82]), Buffer.from('ok\xed\xa0\x80', 'latin1')];
+const INVALID_UTF8 = [
+  Buffer.from([0xff, 0xfe, 0xfd]),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from([0xe2, 0x82]),
+  Buffer.from('ok\xed\xa0\x80', 'latin1'),
+];
 const MEGABYTE = 1024 * 1024;
 /** 1 MB values are few: each may be copied into a dead letter once per channel. */
 const MAX_HUGE = 12;
@@ -65,7 +70,8 @@ export function hostileEntries(count: number, userIds: string[], seed: number): 
       payload: JSON.stringify({ title: 'Hello', body: `ref:${id} hello` }),
       ts: String(Date.now()),
     };
-    const payloadWith = (extra: Record<string, unknown>) => JSON.stringify({ title: 'Hello', body: `ref:${id} hello`, ...extra });
+    const payloadWith = (extra: Record<string, unknown>) =>
+      JSON.stringify({ title: 'Hello', body: `ref:${id} hello`, ...extra });
     let kind: string;
     let usable = true;
     const roll = rnd();
@@ -84,12 +90,36 @@ export function hostileEntries(count: number, userIds: string[], seed: number): 
     } else if (roll < 0.45) {
       kind = 'wrong type';
       const [field, value] = pick<[string, string]>([
-        ['v', '2'], ['v', ''], ['v', '1.0'], ['ts', 'yesterday'], ['ts', '-5'], ['ts', '1e12'], ['expiresAt', 'soon'],
-        ['channels', 'fax'], ['channels', 'email,email'], ['channels', ''], ['type', 'UPPER'], ['type', ''], ['id', 'has space'],
-        ['id', ''], ['userId', ''], ['payload', '[]'], ['payload', '"text"'], ['payload', 'null'], ['payload', '42'],
-        ['payload', '{"body":42}'], ['payload', '{"body":""}'], ['payload', '{"title":"t"}'], ['payload', '{"body":"b","data":[1]}'],
-        ['payload', '{"body":"b","url":"javascript:alert(1)"}'], ['payload', '{"body":"b","extra":1}'],
-        ['to', '{"email":42}'], ['to', '{"phone":14155550123}'], ['to', '{"phone":"0800"}'], ['to', '[]'], ['to', '{"fax":"1"}'],
+        ['v', '2'],
+        ['v', ''],
+        ['v', '1.0'],
+        ['ts', 'yesterday'],
+        ['ts', '-5'],
+        ['ts', '1e12'],
+        ['expiresAt', 'soon'],
+        ['channels', 'fax'],
+        ['channels', 'email,email'],
+        ['channels', ''],
+        ['type', 'UPPER'],
+        ['type', ''],
+        ['id', 'has space'],
+        ['id', ''],
+        ['userId', ''],
+        ['payload', '[]'],
+        ['payload', '"text"'],
+        ['payload', 'null'],
+        ['payload', '42'],
+        ['payload', '{"body":42}'],
+        ['payload', '{"body":""}'],
+        ['payload', '{"title":"t"}'],
+        ['payload', '{"body":"b","data":[1]}'],
+        ['payload', '{"body":"b","url":"javascript:alert(1)"}'],
+        ['payload', '{"body":"b","extra":1}'],
+        ['to', '{"email":42}'],
+        ['to', '{"phone":14155550123}'],
+        ['to', '{"phone":"0800"}'],
+        ['to', '[]'],
+        ['to', '{"fax":"1"}'],
       ]);
       base[field] = value;
       usable = false;
@@ -104,7 +134,12 @@ export function hostileEntries(count: number, userIds: string[], seed: number): 
       if (field === 'title' || field === 'body') {
         // Spliced into the JSON text itself: the bytes reach the decoder as they are.
         const [before, after] = payloadWith({ [field]: 'XX' }).split('XX') as [string, string];
-        base.payload = Buffer.concat([Buffer.from(before), field === 'body' ? Buffer.from(`ref:${id} `) : Buffer.alloc(0), bad, Buffer.from(after)]);
+        base.payload = Buffer.concat([
+          Buffer.from(before),
+          field === 'body' ? Buffer.from(`ref:${id} `) : Buffer.alloc(0),
+          bad,
+          Buffer.from(after),
+        ]);
       } else {
         base[field] = bad;
         if (field === 'id') usable = false;
@@ -149,7 +184,8 @@ export function hostileEntries(count: number, userIds: string[], seed: number): 
       entries.push({ kind, id: kind === 'duplicate field' ? undefined : id, fields });
       continue;
     }
-    const usableId = usable && typeof base.id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(base.id) ? base.id : undefined;
+    const usableId =
+      usable && typeof base.id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(base.id) ? base.id : undefined;
     entries.push({ kind, ...(usableId ? { id: usableId } : {}), fields: Object.entries(base).flat() });
   }
   return entries;

@@ -75,14 +75,26 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
     // Records expire with the longer of the idempotency and retention windows: both short, or
     // memory grows with every notification ever published however the stream is trimmed.
     // No rate limit: one client sends 3000 notifications a second, far beyond the default budget.
-    const env = { REDIS_URL: redis.url, LOG_LEVEL: 'info', HERALD_RETENTION_S: String(RETENTION_S), HERALD_IDEMPOTENCY_TTL_S: String(RETENTION_S), HERALD_RATE_LIMIT: '0' };
+    const env = {
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'info',
+      HERALD_RETENTION_S: String(RETENTION_S),
+      HERALD_IDEMPOTENCY_TTL_S: String(RETENTION_S),
+      HERALD_RATE_LIMIT: '0',
+    };
     const port = await freePort();
     const publisher = spawnService('services/publisher/src/main.ts', { ...env, PORT: String(port) });
     processes.push(publisher);
     await publisher.waitForOutput('publisher listening');
     const metricsPorts = {} as Record<Channel, number>;
     for (const channel of CHANNELS) {
-      const worker = spawnService(`services/${channel}/src/main.ts`, { ...env, HERALD_DRY_RUN: 'true', HERALD_METRICS_PORT: '0', HERALD_TRIM_INTERVAL_S: '1', HERALD_CONSUMER: `load-${channel}` });
+      const worker = spawnService(`services/${channel}/src/main.ts`, {
+        ...env,
+        HERALD_DRY_RUN: 'true',
+        HERALD_METRICS_PORT: '0',
+        HERALD_TRIM_INTERVAL_S: '1',
+        HERALD_CONSUMER: `load-${channel}`,
+      });
       processes.push(worker);
       await worker.waitForOutput('worker started');
       metricsPorts[channel] = Number(/"metricsPort":(\d+)/.exec(worker.output())![1]);
@@ -95,8 +107,15 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
       void (async () => {
         const groups = await readGroupStatus(admin, keys);
         const memory = Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))![1]);
-        const rss = await Promise.all(CHANNELS.map((c) => metric(metricsPorts[c], /herald_worker_process_resident_memory_bytes\{[^}]*\} (\d+)/)));
-        samples.push({ t: (Date.now() - started) / 1000, lag: Math.max(...groups.map((g) => g.lag + g.pending)), memory, rss });
+        const rss = await Promise.all(
+          CHANNELS.map((c) => metric(metricsPorts[c], /herald_worker_process_resident_memory_bytes\{[^}]*\} (\d+)/)),
+        );
+        samples.push({
+          t: (Date.now() - started) / 1000,
+          lag: Math.max(...groups.map((g) => g.lag + g.pending)),
+          memory,
+          rss,
+        });
       })().catch((err: unknown) => samplingErrors.push((err as Error).message));
     }, 1000);
 
@@ -110,14 +129,24 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
       while (inFlight.size >= 4) await Promise.race(inFlight);
       const notifications = Array.from({ length: PER_TICK }, (_, k) => {
         const n = tick * PER_TICK + k;
-        return { id: `load-${n}`, userId: `load-${n % USERS}`, type: 'alert', title: 'Load', body: `Notification ${n}` };
+        return {
+          id: `load-${n}`,
+          userId: `load-${n % USERS}`,
+          type: 'alert',
+          title: 'Load',
+          body: `Notification ${n}`,
+        };
       });
       const body = JSON.stringify({ notifications });
       const request = (async () => {
         // A 503 (a Redis command slower than HERALD_REDIS_TIMEOUT_MS) is retried with the same
         // ids, as the API asks: the publisher deduplicates them.
         for (let attempt = 1; ; attempt++) {
-          const res = await fetch(`http://127.0.0.1:${port}/v1/notifications/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const res = await fetch(`http://127.0.0.1:${port}/v1/notifications/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
           if (res.status === 503) {
             unavailable += 1;
             await res.arrayBuffer();
@@ -135,7 +164,11 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
     }
     await Promise.all(inFlight);
     const publishSeconds = (Date.now() - started) / 1000;
-    const drained = await waitFor(() => groupsDrained(admin, keys), { timeoutMs: 120_000, intervalMs: 250, what: 'lag back to zero' }).then(
+    const drained = await waitFor(() => groupsDrained(admin, keys), {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      what: 'lag back to zero',
+    }).then(
       () => true,
       () => false,
     );
@@ -144,11 +177,22 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
 
     const delivered = {} as Record<Channel, number>;
     for (const channel of CHANNELS) {
-      delivered[channel] = await metric(metricsPorts[channel], new RegExp(`herald_deliveries_total\\{channel="${channel}",outcome="delivered"\\} (\\d+)`));
+      delivered[channel] = await metric(
+        metricsPorts[channel],
+        new RegExp(`herald_deliveries_total\\{channel="${channel}",outcome="delivered"\\} (\\d+)`),
+      );
     }
     const lost = CHANNELS.reduce((sum, c) => sum + Math.max(0, accepted - delivered[c]), 0);
     const deadLettered = await admin.xlen(keys.deadLetters);
-    printRow({ scenario: 'load (dry run)', published: accepted, delivered, lost, duplicated: CHANNELS.reduce((sum, c) => sum + Math.max(0, delivered[c] - accepted), 0), deadLettered, seconds });
+    printRow({
+      scenario: 'load (dry run)',
+      published: accepted,
+      delivered,
+      lost,
+      duplicated: CHANNELS.reduce((sum, c) => sum + Math.max(0, delivered[c] - accepted), 0),
+      deadLettered,
+      seconds,
+    });
     const during = samples.filter((s) => s.t <= publishSeconds);
     const window = during.filter((s) => s.t >= RETENTION_S && s.t <= 2 * RETENTION_S);
     const lastThird = during.filter((s) => s.t >= (publishSeconds * 2) / 3);
@@ -159,7 +203,9 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
       rate: Math.round(accepted / publishSeconds),
       maxLag: max(during.map((s) => s.lag)),
       memoryMb: [max(window.map((s) => s.memory)), max(lastThird.map((s) => s.memory))].map((b) => Math.round(b / 1e6)),
-      rssMb: CHANNELS.map((_, i) => [max(window.map((s) => s.rss[i]!)), max(lastThird.map((s) => s.rss[i]!))].map((b) => Math.round(b / 1e6))),
+      rssMb: CHANNELS.map((_, i) =>
+        [max(window.map((s) => s.rss[i]!)), max(lastThird.map((s) => s.rss[i]!))].map((b) => Math.round(b / 1e6)),
+      ),
     };
     console.log(`load: ${JSON.stringify(report)}; lag by second: ${samples.map((s) => s.lag).join(' ')}`);
 
@@ -175,8 +221,12 @@ it('keeps lag bounded and memory flat at 3000 notifications a second, and catche
     expect(lost).toBe(0);
     expect(deadLettered).toBe(0);
     const backlogGrowth = Math.max(0, max(lastThird.map((s) => s.lag)) - max(window.map((s) => s.lag)));
-    expect(max(lastThird.map((s) => s.memory))).toBeLessThanOrEqual(max(window.map((s) => s.memory)) * REDIS_MARGIN + backlogGrowth * BACKLOG_ENTRY_BYTES);
-    CHANNELS.forEach((_, i) => expect(max(lastThird.map((s) => s.rss[i]!))).toBeLessThanOrEqual(max(window.map((s) => s.rss[i]!)) * RSS_MARGIN));
+    expect(max(lastThird.map((s) => s.memory))).toBeLessThanOrEqual(
+      max(window.map((s) => s.memory)) * REDIS_MARGIN + backlogGrowth * BACKLOG_ENTRY_BYTES,
+    );
+    CHANNELS.forEach((_, i) =>
+      expect(max(lastThird.map((s) => s.rss[i]!))).toBeLessThanOrEqual(max(window.map((s) => s.rss[i]!)) * RSS_MARGIN),
+    );
   } finally {
     admin.disconnect();
   }

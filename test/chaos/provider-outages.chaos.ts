@@ -67,28 +67,65 @@ it('delivers everything after the outages without a dead letter, and dead-letter
   expect(twilioRequestsDuringOutage).toBeGreaterThan(NOTIFICATIONS);
 
   const expected = { email: ids, sms: ids, push: ids };
-  await waitFor(() => tally.complete(expected), { timeoutMs: 120_000, intervalMs: 200, what: 'every notification on every channel after the outages' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => tally.complete(expected), {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    what: 'every notification on every channel after the outages',
+  });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'all three groups drained',
+  });
   expect(await stack.pub.admin.xlen(stack.pub.keys.deadLetters)).toBe(0);
   const seconds = (Date.now() - started) / 1000;
 
   // A permanent failure: Twilio refuses the number (400, code 21211). Dead-lettered once, on SMS only.
   const refusedPhone = '+14155559999';
   stack.twilio.invalidNumbers.add(refusedPhone);
-  const [permanentId] = await publishBatch(stack.pub, [{ id: 'outage-permanent', userId: userIds[0], type: 'alert', body: 'Alert', to: { phone: refusedPhone } }]);
-  await waitFor(async () => (await stack.pub.admin.xlen(stack.pub.keys.deadLetters)) > 0, { what: 'the permanent failure to be dead-lettered' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  const [permanentId] = await publishBatch(stack.pub, [
+    { id: 'outage-permanent', userId: userIds[0], type: 'alert', body: 'Alert', to: { phone: refusedPhone } },
+  ]);
+  await waitFor(async () => (await stack.pub.admin.xlen(stack.pub.keys.deadLetters)) > 0, {
+    what: 'the permanent failure to be dead-lettered',
+  });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'all three groups drained',
+  });
   const letters = await stack.pub.admin.xrange(stack.pub.keys.deadLetters, '-', '+');
 
   const summary = tally.summarise(expected);
-  printRow({ scenario: 'provider outages', published: ids.length + 1, delivered: summary.delivered, lost: summary.lost, duplicated: summary.duplicated, deadLettered: letters.length, seconds });
+  printRow({
+    scenario: 'provider outages',
+    published: ids.length + 1,
+    delivered: summary.delivered,
+    lost: summary.lost,
+    duplicated: summary.duplicated,
+    deadLettered: letters.length,
+    seconds,
+  });
 
   expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);
   // Outages refuse; they never half-accept: nothing went out twice.
   expect(summary.duplicated).toBe(0);
   expect(letters).toHaveLength(1);
   const [, fields] = letters[0]!;
-  expect(fields.slice(0, 8)).toEqual(['channel', 'sms', 'streamId', expect.any(String), 'id', permanentId, 'reason', 'permanent']);
+  expect(fields.slice(0, 8)).toEqual([
+    'channel',
+    'sms',
+    'streamId',
+    expect.any(String),
+    'id',
+    permanentId,
+    'reason',
+    'permanent',
+  ]);
   const status = (await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${permanentId}` })).json();
-  expect(status.channels).toMatchObject({ sms: { state: 'dead', reason: 'permanent', attempts: 1 }, email: { state: 'delivered' }, push: { state: 'delivered' } });
+  expect(status.channels).toMatchObject({
+    sms: { state: 'dead', reason: 'permanent', attempts: 1 },
+    email: { state: 'delivered' },
+    push: { state: 'delivered' },
+  });
 });

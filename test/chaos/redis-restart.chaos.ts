@@ -47,24 +47,49 @@ it('delivers every notification answered 202 or 200 across a Redis crash and res
     }
   })();
 
-  await waitFor(() => accepted.length >= 300 && tally.ids('email').length > 0, { timeoutMs: 30_000, what: 'publishing and delivering' });
+  await waitFor(() => accepted.length >= 300 && tally.ids('email').length > 0, {
+    timeoutMs: 30_000,
+    what: 'publishing and delivering',
+  });
   await stack.redis.crash();
   // Down long enough for the publisher to answer 503 many times and the workers to lose every connection.
-  await waitFor(() => (answers.get(503) ?? 0) >= 50, { timeoutMs: 30_000, what: 'the publisher to answer 503 while Redis is down' });
+  await waitFor(() => (answers.get(503) ?? 0) >= 50, {
+    timeoutMs: 30_000,
+    what: 'the publisher to answer 503 while Redis is down',
+  });
   const acceptedBeforeRestart = accepted.length;
   await stack.redis.start();
-  await waitFor(() => accepted.length >= acceptedBeforeRestart + 300, { timeoutMs: 30_000, what: 'the publisher to accept again without a restart' });
+  await waitFor(() => accepted.length >= acceptedBeforeRestart + 300, {
+    timeoutMs: 30_000,
+    what: 'the publisher to accept again without a restart',
+  });
   publishing = false;
   await load;
 
   const expected = { email: accepted, sms: accepted, push: accepted };
-  await waitFor(() => tally.complete(expected), { timeoutMs: 120_000, intervalMs: 200, what: 'every accepted notification on every channel' });
-  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), { timeoutMs: 60_000, intervalMs: 200, what: 'all three groups drained' });
+  await waitFor(() => tally.complete(expected), {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    what: 'every accepted notification on every channel',
+  });
+  await waitFor(() => groupsDrained(stack.pub.admin, stack.pub.keys), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'all three groups drained',
+  });
   const seconds = (Date.now() - started) / 1000;
 
   const summary = tally.summarise(expected);
   const deadLettered = await stack.pub.admin.xlen(stack.pub.keys.deadLetters);
-  printRow({ scenario: 'redis restart', published: accepted.length, delivered: summary.delivered, lost: summary.lost, duplicated: summary.duplicated, deadLettered, seconds });
+  printRow({
+    scenario: 'redis restart',
+    published: accepted.length,
+    delivered: summary.delivered,
+    lost: summary.lost,
+    duplicated: summary.duplicated,
+    deadLettered,
+    seconds,
+  });
   console.log(`publisher answers: ${JSON.stringify(Object.fromEntries(answers))} of ${sent} requests`);
 
   expect(summary.lost, JSON.stringify(summary.lostIds).slice(0, 500)).toBe(0);

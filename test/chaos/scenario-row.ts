@@ -20,7 +20,11 @@ export interface ScenarioRow {
 const COLUMNS = ['scenario', 'published', 'email', 'sms', 'push', 'lost', 'duplicated', 'dead-lettered', 'time'];
 const WIDTHS = [18, 10, 8, 8, 8, 6, 11, 14, 8];
 
-const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(WIDTHS[i]!)).join(' ').trimEnd();
+const line = (cells: string[]) =>
+  cells
+    .map((cell, i) => cell.padEnd(WIDTHS[i]!))
+    .join(' ')
+    .trimEnd();
 
 /** Print the row under its header, in one write so that parallel output cannot split them. */
 export function printRow(row: ScenarioRow): void {

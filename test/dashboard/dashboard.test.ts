@@ -16,7 +16,15 @@ beforeAll(async () => {
   await stack.spawnWorker('email');
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
   });
 }, 90_000);
 afterAll(async () => {
@@ -54,11 +62,22 @@ describe('dashboard', () => {
     const res = await fetch(`${base}/v1/notifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer pk' },
-      body: JSON.stringify({ id: 'dash-1', userId: 'u', type: 'otp', body: 'Code 1', channels: ['email'], to: { email: 'dash@example.com' } }),
+      body: JSON.stringify({
+        id: 'dash-1',
+        userId: 'u',
+        type: 'otp',
+        body: 'Code 1',
+        channels: ['email'],
+        to: { email: 'dash@example.com' },
+      }),
     });
     expect(res.status).toBe(202);
     // The page polls every 2 s: the row appears, then its email cell turns delivered.
-    await page.locator('#recent tr', { hasText: 'dash-1' }).locator('.state-delivered').first().waitFor({ timeout: 20_000 });
+    await page
+      .locator('#recent tr', { hasText: 'dash-1' })
+      .locator('.state-delivered')
+      .first()
+      .waitFor({ timeout: 20_000 });
     await page.locator('#groups tr', { hasText: 'email' }).waitFor();
     expect(errors).toEqual([]);
     await context.close();
@@ -78,13 +97,32 @@ describe('dashboard', () => {
   });
 
   it('takes only admin keys, and a cookie session cannot change anything without the dashboard header', async () => {
-    const publishKey = await stack.pub.app.inject({ method: 'POST', url: '/dashboard/session', payload: { key: 'pk' } });
+    const publishKey = await stack.pub.app.inject({
+      method: 'POST',
+      url: '/dashboard/session',
+      payload: { key: 'pk' },
+    });
     expect(publishKey.statusCode).toBe(401);
     const admin = await stack.pub.app.inject({ method: 'POST', url: '/dashboard/session', payload: { key: 'ak' } });
     const cookie = String(admin.headers['set-cookie']).split(';')[0]!;
-    expect((await stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(200);
-    const forged = await stack.pub.app.inject({ method: 'POST', url: '/v1/groups/email/replay', headers: { cookie }, payload: { from: '0' } });
+    expect((await stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(
+      200,
+    );
+    const forged = await stack.pub.app.inject({
+      method: 'POST',
+      url: '/v1/groups/email/replay',
+      headers: { cookie },
+      payload: { from: '0' },
+    });
     expect(forged.statusCode).toBe(403);
-    expect((await stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie: 'herald_session=9999999999999.forged' } })).statusCode).toBe(401);
+    expect(
+      (
+        await stack.pub.app.inject({
+          method: 'GET',
+          url: '/v1/groups',
+          headers: { cookie: 'herald_session=9999999999999.forged' },
+        })
+      ).statusCode,
+    ).toBe(401);
   });
 });

@@ -20,12 +20,22 @@ interface ComposeService {
   profiles?: string[];
   user?: string;
 }
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
 const services = compose.services;
 
 /** Variables Node or the stand-ins read, besides each service's own configuration. */
 const EXTRA = ['NODE_EXTRA_CA_CERTS'];
-const STAND_IN_VARIABLES = ['STANDIN_HOST', 'STANDIN_PUBLIC_HOST', 'STANDIN_TWILIO_ACCOUNT_SID', 'STANDIN_TWILIO_AUTH_TOKEN', 'STANDIN_CA_PATH', 'VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY'];
+const STAND_IN_VARIABLES = [
+  'STANDIN_HOST',
+  'STANDIN_PUBLIC_HOST',
+  'STANDIN_TWILIO_ACCOUNT_SID',
+  'STANDIN_TWILIO_AUTH_TOKEN',
+  'STANDIN_CA_PATH',
+  'VAPID_PUBLIC_KEY',
+  'VAPID_PRIVATE_KEY',
+];
 const KNOWN: Record<string, string[]> = {
   publisher: Object.keys(publisherEnv),
   email: [...Object.keys(emailEnv), ...EXTRA],
@@ -50,7 +60,10 @@ describe('docker-compose.yml', () => {
       const context = typeof service.build === 'string' ? service.build : service.build!.context;
       expect(existsSync(join(ROOT, context, 'Dockerfile')), name).toBe(true);
       const target = typeof service.build === 'string' ? undefined : service.build!.target;
-      if (target) expect(readFileSync(join(ROOT, context, 'Dockerfile'), 'utf8'), name).toMatch(new RegExp(`^FROM \\S+ AS ${target}$`, 'm'));
+      if (target)
+        expect(readFileSync(join(ROOT, context, 'Dockerfile'), 'utf8'), name).toMatch(
+          new RegExp(`^FROM \\S+ AS ${target}$`, 'm'),
+        );
     }
   });
 

@@ -60,7 +60,9 @@ async function start(entry: string): Promise<number> {
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
     NODE_ENV: 'production',
-    ...(entry.includes('/publisher/') ? { PORT: String(port) } : { HERALD_METRICS_PORT: String(port), HERALD_DRY_RUN: 'true' }),
+    ...(entry.includes('/publisher/')
+      ? { PORT: String(port) }
+      : { HERALD_METRICS_PORT: String(port), HERALD_DRY_RUN: 'true' }),
   };
   const service = spawnNode([entry], env, image);
   running.push(service);
@@ -69,13 +71,23 @@ async function start(entry: string): Promise<number> {
 
 describe('the image', () => {
   it('holds production dependencies only: no stand-ins, no local stack, no TypeScript, tsx or test tools', () => {
-    for (const name of ['tsx', 'typescript', 'vitest', 'smtp-server', 'mailparser', 'selfsigned', 'commander', 'fast-check']) {
+    for (const name of [
+      'tsx',
+      'typescript',
+      'vitest',
+      'smtp-server',
+      'mailparser',
+      'selfsigned',
+      'commander',
+      'fast-check',
+    ]) {
       expect(existsSync(join(image, 'node_modules', name)), name).toBe(false);
     }
     for (const folder of ['services/stand-ins', 'services/local', 'cli', 'bench', 'test']) {
       expect(existsSync(join(image, folder, 'dist')) || existsSync(join(image, folder, 'src')), folder).toBe(false);
     }
-    for (const service of ['publisher', 'email', 'sms', 'push']) expect(existsSync(join(image, 'services', service, 'src')), service).toBe(false);
+    for (const service of ['publisher', 'email', 'sms', 'push'])
+      expect(existsSync(join(image, 'services', service, 'src')), service).toBe(false);
   });
 
   it('starts every entry point the Dockerfile and docker-compose name, with node and no loader, up to /healthz', async () => {
@@ -90,8 +102,14 @@ describe('the image', () => {
       ports.map((port, i) =>
         waitFor(
           async () => {
-            if (running[i]!.child.exitCode !== null) throw new Error(`${[...entries][i]} exited:\n${running[i]!.output()}`);
-            return (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined;
+            if (running[i]!.child.exitCode !== null)
+              throw new Error(`${[...entries][i]} exited:\n${running[i]!.output()}`);
+            return (
+              (await fetch(`http://127.0.0.1:${port}/healthz`).then(
+                (r) => r.ok,
+                () => false,
+              )) || undefined
+            );
           },
           { timeoutMs: 20_000, what: `${[...entries][i]} to answer /healthz` },
         ),

@@ -13,12 +13,15 @@ function importsOf(folder: string): Set<string> {
   }
   return specifiers;
 }
-const manifest = (folder: string) => JSON.parse(readFileSync(join(ROOT, folder, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+const manifest = (folder: string) =>
+  JSON.parse(readFileSync(join(ROOT, folder, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
 
 describe('packages by audience', () => {
   it('@herald/client needs nothing of Redis, logging or metrics: zod and its own files', () => {
     expect(Object.keys(manifest('client').dependencies ?? {})).toEqual(['zod']);
-    const foreign = [...importsOf('client/src')].filter((s) => !s.startsWith('./') && s !== 'zod' && !s.startsWith('node:'));
+    const foreign = [...importsOf('client/src')].filter(
+      (s) => !s.startsWith('./') && s !== 'zod' && !s.startsWith('node:'),
+    );
     expect(foreign).toEqual([]);
   });
 
@@ -28,8 +31,18 @@ describe('packages by audience', () => {
   });
 
   it('no product package carries the helpers of tests and the local stack', () => {
-    for (const folder of ['client/src', 'shared/src', 'services/publisher/src', 'services/email/src', 'services/sms/src', 'services/push/src']) {
-      expect([...importsOf(folder)].filter((s) => s.startsWith('@herald/stand-ins') || s.startsWith('@herald/local')), folder).toEqual([]);
+    for (const folder of [
+      'client/src',
+      'shared/src',
+      'services/publisher/src',
+      'services/email/src',
+      'services/sms/src',
+      'services/push/src',
+    ]) {
+      expect(
+        [...importsOf(folder)].filter((s) => s.startsWith('@herald/stand-ins') || s.startsWith('@herald/local')),
+        folder,
+      ).toEqual([]);
     }
   });
 });

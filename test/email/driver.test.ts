@@ -1,8 +1,13 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryError, connectRedis, createLogger, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import {
+  DeliveryError,
+  connectRedis,
+  createLogger,
+  parseEnv,
+  type ChannelDriver,
+  type Notification,
+} from '@herald/shared';
 import { workerServices } from '../helpers/worker-services.js';
 import { startSmtpStandIn, type SmtpStandIn } from '@herald/stand-ins';
 import { emailEnv } from '../../services/email/src/config.js';
@@ -44,11 +49,17 @@ function driverFor(smtpUrl: string, env: Record<string, string> = {}): ChannelDr
 }
 
 function notification(id: string, payload: Partial<Notification['payload']> = {}): Notification {
-  return { v: 1, id, userId: 'u1', type: 'order.shipped', payload: { body: 'Your order is on its way.', ...payload }, ts: Date.now() };
+  return {
+    v: 1,
+    id,
+    userId: 'u1',
+    type: 'order.shipped',
+    payload: { body: 'Your order is on its way.', ...payload },
+    ts: Date.now(),
+  };
 }
 
 const target = { key: 'email', address: 'ada@example.org' };
-
 
 describe('email driver against a real SMTP server', () => {
   it('delivers the mail with its recipient, subject, text and Message-ID', async () => {
@@ -103,5 +114,4 @@ describe('email driver against a real SMTP server', () => {
     const err = driver.classify(await rejection(driver.send(notification('n-refused'), target, never())));
     expect(err.kind).toBe('transient');
   });
-
 });

@@ -6,8 +6,19 @@ import { createEmailDriver } from '../../services/email/src/email-driver.js';
 import { parseMailbox } from '../../services/email/src/mailbox.js';
 import { NOTIFICATION_ID_HEADER, messageIdFor, renderEmail } from '../../services/email/src/render-email.js';
 
-function notification(overrides: Partial<Notification> = {}, payload: Partial<Notification['payload']> = {}): Notification {
-  return { v: 1, id: '01JABCDEF0123456789XYZABCD', userId: 'u1', type: 'order.shipped', payload: { body: 'Your order is on its way.', ...payload }, ts: 1, ...overrides };
+function notification(
+  overrides: Partial<Notification> = {},
+  payload: Partial<Notification['payload']> = {},
+): Notification {
+  return {
+    v: 1,
+    id: '01JABCDEF0123456789XYZABCD',
+    userId: 'u1',
+    type: 'order.shipped',
+    payload: { body: 'Your order is on its way.', ...payload },
+    ts: 1,
+    ...overrides,
+  };
 }
 
 const from = parseMailbox('Herald Alerts <alerts@Mail.Example.com>')!;
@@ -44,12 +55,18 @@ describe('renderEmail', () => {
     expect(messageIdFor('order:42.v1', 'example.com')).toBe('<order=3A42.v1@example.com>');
     expect(messageIdFor('.a..b.', 'example.com')).toBe('<=2Ea=2E=2Eb=2E@example.com>');
     for (const id of ['a:b', 'a.b', '.ab', 'x-y_z']) {
-      expect(messageIdFor(id, 'example.com')).toMatch(/^<[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@example\.com>$/);
+      expect(messageIdFor(id, 'example.com')).toMatch(
+        /^<[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@example\.com>$/,
+      );
     }
   });
 
   it('strips line breaks from the subject and addresses, whatever got into the stream', () => {
-    const mail = renderEmail(notification({ type: 'x' }, { title: 'Hi\r\nBcc: victim@example.org' }), 'ada@example.org\r\nBcc: x@y', from);
+    const mail = renderEmail(
+      notification({ type: 'x' }, { title: 'Hi\r\nBcc: victim@example.org' }),
+      'ada@example.org\r\nBcc: x@y',
+      from,
+    );
     expect(mail.subject).toBe('Hi Bcc: victim@example.org');
     expect(mail.to).toBe('ada@example.orgBcc: x@y');
     expect(JSON.stringify(mail)).not.toMatch(/\\r|\\n/);
@@ -59,7 +76,11 @@ describe('renderEmail', () => {
 describe('EMAIL_FROM', () => {
   it('reads a bare address or Name <address>', () => {
     expect(parseMailbox('alerts@example.com')).toEqual({ address: 'alerts@example.com', domain: 'example.com' });
-    expect(parseMailbox('"Example, Inc." <alerts@example.com>')).toEqual({ name: 'Example, Inc.', address: 'alerts@example.com', domain: 'example.com' });
+    expect(parseMailbox('"Example, Inc." <alerts@example.com>')).toEqual({
+      name: 'Example, Inc.',
+      address: 'alerts@example.com',
+      domain: 'example.com',
+    });
     expect(parseMailbox('not an address')).toBeUndefined();
     expect(parseMailbox('A <a@example.com>\r\nBcc: x@y')).toBeUndefined();
   });
@@ -93,7 +114,9 @@ describe('email configuration', () => {
     const driver = createEmailDriver(parseEnv(emailEnv, { HERALD_DRY_RUN: 'true' }), services);
     const user = { email: 'user@example.org', pushSubscriptions: [] };
     expect(driver.targets(notification(), user)).toEqual([{ key: 'email', address: 'user@example.org' }]);
-    expect(driver.targets(notification({ to: { email: 'to@example.org' } }), user)).toEqual([{ key: 'email', address: 'to@example.org' }]);
+    expect(driver.targets(notification({ to: { email: 'to@example.org' } }), user)).toEqual([
+      { key: 'email', address: 'to@example.org' },
+    ]);
     expect(driver.targets(notification(), { pushSubscriptions: [] })).toEqual([]);
   });
 });

@@ -27,16 +27,21 @@ export function checkAnswer(request: string, status: number, body: string, { hea
     const unknown = Object.keys(error).filter((k) => !['code', 'message', 'issues'].includes(k));
     if (unknown.length) problems.push(`error fields besides code, message, issues: ${unknown.join(', ')}`);
     if (!isErrorCode(error.code)) problems.push(`code ${String(error.code)} is not in the registry`);
-    else if (ERRORS[error.code].status !== status) problems.push(`code ${error.code} is registered as ${ERRORS[error.code].status}`);
+    else if (ERRORS[error.code].status !== status)
+      problems.push(`code ${error.code} is registered as ${ERRORS[error.code].status}`);
     if (typeof error.message !== 'string' || error.message === '') problems.push('no message');
     if (
       error.issues !== undefined &&
-      !(Array.isArray(error.issues) && error.issues.every((i) => typeof i?.path === 'string' && typeof i?.message === 'string'))
+      !(
+        Array.isArray(error.issues) &&
+        error.issues.every((i) => typeof i?.path === 'string' && typeof i?.message === 'string')
+      )
     ) {
       problems.push('issues are not [{path, message}]');
     }
   }
-  if (problems.length) throw new Error(`${request} answered ${status} with ${problems.join(', ')}: ${body.slice(0, 500)}`);
+  if (problems.length)
+    throw new Error(`${request} answered ${status} with ${problems.join(', ')}: ${body.slice(0, 500)}`);
 }
 
 /** Every entry of the stream decodes as a notification: nothing invalid was ever appended. */
@@ -44,7 +49,10 @@ export async function checkStream(redis: Redis, keys: Keys): Promise<number> {
   const entries = await redis.xrange(keys.stream, '-', '+');
   for (const [streamId, fields] of entries) {
     const decoded = decodeEntry(fields);
-    if (!decoded.ok) throw new Error(`entry ${streamId} does not decode (${decoded.error.message}): ${JSON.stringify(fields).slice(0, 500)}`);
+    if (!decoded.ok)
+      throw new Error(
+        `entry ${streamId} does not decode (${decoded.error.message}): ${JSON.stringify(fields).slice(0, 500)}`,
+      );
   }
   return entries.length;
 }

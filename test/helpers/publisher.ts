@@ -88,7 +88,10 @@ export function usePublisher(env: Record<string, string> = {}, { perFile = false
     },
     /** With `keepData`, the new publisher uses the same stream and key prefix as the one before. */
     async restart(overrides: Record<string, string>, { keepData = false } = {}): Promise<TestPublisher> {
-      const same: Record<string, string> = keepData && current ? { HERALD_STREAM: current.config.HERALD_STREAM, HERALD_KEY_PREFIX: current.config.HERALD_KEY_PREFIX } : {};
+      const same: Record<string, string> =
+        keepData && current
+          ? { HERALD_STREAM: current.config.HERALD_STREAM, HERALD_KEY_PREFIX: current.config.HERALD_KEY_PREFIX }
+          : {};
       await current?.close();
       current = await startPublisher(redis!.url, { ...env, ...same, ...overrides });
       return current;

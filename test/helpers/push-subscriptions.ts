@@ -25,19 +25,29 @@ export function subscribe(pub: TestPublisher, userId: string, endpoint: string, 
  * Push subscriptions written straight into Redis, as the publisher stored them before a check
  * or limit of today existed (issue 12): the worker must cope with what is already there.
  */
-export async function storeSubscriptions(pub: TestPublisher, userId: string, subscriptions: StoredPushSubscription[]): Promise<void> {
+export async function storeSubscriptions(
+  pub: TestPublisher,
+  userId: string,
+  subscriptions: StoredPushSubscription[],
+): Promise<void> {
   const fields = subscriptions.flatMap((s) => Object.values(encodePushSubscription(s)));
   await pub.admin.hset(pub.keys.pushSubscriptions(userId), ...fields);
 }
 
 /** Publish `body` (type `probe` unless it says) for push only, and wait until push left pending and retrying. */
 export async function publishPushAndSettle(pub: TestPublisher, body: { userId: string } & Record<string, unknown>) {
-  const res = await pub.app.inject({ method: 'POST', url: '/v1/notifications', payload: { type: 'probe', body: 'x', ...body, channels: ['push'] } });
+  const res = await pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    payload: { type: 'probe', body: 'x', ...body, channels: ['push'] },
+  });
   expect(res.statusCode, res.body).toBe(202);
-  const { id } = res.json() as { id: string };
+  const { id } = res.json<{ id: string }>();
   return waitFor(
     async () => {
-      const s = (await pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })).json() as NotificationStatusView;
+      const s = (
+        await pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
+      ).json<NotificationStatusView>();
       const push = s.channels?.push;
       return push && !['pending', 'retrying'].includes(push.state) ? push : undefined;
     },

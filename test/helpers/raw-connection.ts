@@ -68,14 +68,21 @@ export class RawConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`no whole answer within ${timeoutMs} ms; received: ${this.received.toString('latin1').slice(0, 300)}`));
+        reject(
+          new Error(
+            `no whole answer within ${timeoutMs} ms; received: ${this.received.toString('latin1').slice(0, 300)}`,
+          ),
+        );
       }, timeoutMs);
       const check = () => {
         const taken = takeResponse(this.received);
         if (!taken && !this.ended) return;
         this.listeners.delete(check);
         clearTimeout(timer);
-        if (!taken) return reject(new Error(`closed before a whole answer; received: ${this.received.toString('latin1').slice(0, 300)}`));
+        if (!taken)
+          return reject(
+            new Error(`closed before a whole answer; received: ${this.received.toString('latin1').slice(0, 300)}`),
+          );
         this.received = taken.rest;
         resolve(taken.response);
       };
@@ -100,7 +107,11 @@ export class RawConnection {
 }
 
 /** Run `fn` with `count` fresh connections to `port`, closed afterwards whatever happens. */
-export async function withConnections<T>(port: number, count: number, fn: (connections: RawConnection[]) => Promise<T>): Promise<T> {
+export async function withConnections<T>(
+  port: number,
+  count: number,
+  fn: (connections: RawConnection[]) => Promise<T>,
+): Promise<T> {
   const connections = await Promise.all(Array.from({ length: count }, () => RawConnection.open(port)));
   try {
     return await fn(connections);
@@ -115,6 +126,8 @@ export function withConnection<T>(port: number, fn: (connection: RawConnection) 
 }
 
 /** How many connections `server` holds open right now. */
-export function connectionCount(server: { getConnections(cb: (err: Error | null, count: number) => void): unknown }): Promise<number> {
+export function connectionCount(server: {
+  getConnections(cb: (err: Error | null, count: number) => void): unknown;
+}): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
 }

@@ -23,7 +23,11 @@ export interface RawExchangeOptions {
  * A plain HTTP/1.1 request as text, `Connection: close`, with a JSON body when `body` is given:
  * for a hostile method or target, sent with rawExchange as written.
  */
-export function plainRequest(method: string, target: string, { authorization, body = '' }: { authorization?: string | undefined; body?: string } = {}): string {
+export function plainRequest(
+  method: string,
+  target: string,
+  { authorization, body = '' }: { authorization?: string | undefined; body?: string } = {},
+): string {
   const lines = [
     `${method} ${target} HTTP/1.1`,
     'Host: 127.0.0.1',
@@ -41,13 +45,22 @@ export function plainRequest(method: string, target: string, { authorization, bo
  * characters, duplicated headers). Send `Connection: close`, or the server keeps the connection
  * open. A server-sent event stream is cut after its headers; 1xx answers are left out.
  */
-export function rawExchange(port: number, request: Buffer | string, options: RawExchangeOptions = {}): Promise<RawResponse[]> {
+export function rawExchange(
+  port: number,
+  request: Buffer | string,
+  options: RawExchangeOptions = {},
+): Promise<RawResponse[]> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let received: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer and no close within ${options.timeoutMs ?? 10_000} ms; received so far: ${received.toString('latin1').slice(0, 500)}`));
+      reject(
+        new Error(
+          `no answer and no close within ${options.timeoutMs ?? 10_000} ms; ` +
+            `received so far: ${received.toString('latin1').slice(0, 500)}`,
+        ),
+      );
     }, options.timeoutMs ?? 10_000);
     const finish = () => {
       clearTimeout(timer);
@@ -87,7 +100,8 @@ function parseResponses(data: Buffer, head: boolean): RawResponse[] {
     const informational = status < 200;
     // An answer to HEAD has no body, except the one a server sends when it cannot parse the
     // request at all (so does not know it was HEAD) and then closes: tell them apart by what follows.
-    const headAnswer = head && responses.length === 0 && (rest.length === 0 || rest.subarray(0, 7).toString('latin1') === 'HTTP/1.');
+    const headAnswer =
+      head && responses.length === 0 && (rest.length === 0 || rest.subarray(0, 7).toString('latin1') === 'HTTP/1.');
     if (informational || headAnswer || headers['content-type']?.startsWith('text/event-stream')) {
       // No body to read.
     } else if (headers['transfer-encoding'] === 'chunked') {
@@ -137,6 +151,10 @@ export function takeResponse(data: Buffer): { response: RawResponse; rest: Buffe
   if (!parsed) return undefined;
   const length = Number(parsed.headers['content-length'] ?? 0);
   if (parsed.rest.length < length) return undefined;
-  const response = { status: parsed.status, headers: parsed.headers, body: parsed.rest.subarray(0, length).toString('utf8') };
+  const response = {
+    status: parsed.status,
+    headers: parsed.headers,
+    body: parsed.rest.subarray(0, length).toString('utf8'),
+  };
   return { response, rest: parsed.rest.subarray(length) };
 }

@@ -34,7 +34,19 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
   async function start(): Promise<void> {
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...(options.args ?? [])],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...(options.args ?? []),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
@@ -43,13 +55,13 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) {
-          proc.stdout!.off('data', onData);
-          proc.stdout!.resume();
+          proc.stdout.off('data', onData);
+          proc.stdout.resume();
           resolve();
         }
       };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
       proc.once('error', reject);
     });

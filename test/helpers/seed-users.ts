@@ -10,8 +10,15 @@ export async function seedUsers(redis: Redis, keys: Keys, count: number, prefix:
   const pipeline = redis.pipeline();
   for (let u = 0; u < count; u++) {
     const userId = `${prefix}-${u}`;
-    pipeline.hset(keys.user(userId), encodeUser({ email: `${prefix}${u}@example.com`, phone: `+1415555${String(u).padStart(4, '0')}`, updatedAt: 0 }));
-    const { field, value } = encodePushSubscription({ endpoint: `https://push.example.com/${u}`, keys: { p256dh: 'x', auth: 'y' }, createdAt: 0 });
+    pipeline.hset(
+      keys.user(userId),
+      encodeUser({ email: `${prefix}${u}@example.com`, phone: `+1415555${String(u).padStart(4, '0')}`, updatedAt: 0 }),
+    );
+    const { field, value } = encodePushSubscription({
+      endpoint: `https://push.example.com/${u}`,
+      keys: { p256dh: 'x', auth: 'y' },
+      createdAt: 0,
+    });
     pipeline.hset(keys.pushSubscriptions(userId), field, value);
   }
   await pipeline.exec();

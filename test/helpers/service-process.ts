@@ -28,17 +28,20 @@ export function spawnNode(args: string[], env: Record<string, string>, cwd: stri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     output: () => output,
     async waitForOutput(text, timeoutMs = 20_000) {
-      await waitFor(() => (typeof text === 'string' ? output.includes(text) : text.test(output)) || child.exitCode !== null, {
-        timeoutMs,
-        what: `output ${String(text)}`,
-      });
+      await waitFor(
+        () => (typeof text === 'string' ? output.includes(text) : text.test(output)) || child.exitCode !== null,
+        {
+          timeoutMs,
+          what: `output ${String(text)}`,
+        },
+      );
       if (!(typeof text === 'string' ? output.includes(text) : text.test(output))) {
         throw new Error(`process exited with ${child.exitCode} before printing ${String(text)}:\n${output}`);
       }

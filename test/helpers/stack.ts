@@ -1,6 +1,13 @@
 import { afterAll, beforeAll } from 'vitest';
 import webpush from 'web-push';
-import { startPushStandIn, startSmtpStandIn, startTwilioStandIn, type PushStandIn, type SmtpStandIn, type TwilioStandIn } from '@herald/stand-ins';
+import {
+  startPushStandIn,
+  startSmtpStandIn,
+  startTwilioStandIn,
+  type PushStandIn,
+  type SmtpStandIn,
+  type TwilioStandIn,
+} from '@herald/stand-ins';
 import type { Channel } from '@herald/shared';
 import { startPublisher, type TestPublisher } from './publisher.js';
 import { startRedis, type TestRedis, type TestRedisOptions } from './redis-server.js';
@@ -32,12 +39,24 @@ export const TWILIO_FROM = '+15005550006';
 
 let consumerCounter = 0;
 
-export async function startStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): Promise<TestStack> {
+export async function startStack(
+  publisherEnv: Record<string, string> = {},
+  redisOptions: TestRedisOptions = {},
+): Promise<TestStack> {
   const redis = await startRedis(redisOptions);
   const vapid = webpush.generateVAPIDKeys();
-  const [smtp, twilio, push] = await Promise.all([startSmtpStandIn(), startTwilioStandIn(), startPushStandIn({ vapidPublicKey: vapid.publicKey })]);
+  const [smtp, twilio, push] = await Promise.all([
+    startSmtpStandIn(),
+    startTwilioStandIn(),
+    startPushStandIn({ vapidPublicKey: vapid.publicKey }),
+  ]);
   // No rate limit: the stack's tests publish tens of thousands of notifications from one address.
-  const pub = await startPublisher(redis.url, { HERALD_ALLOW_PRIVATE_PUSH: 'true', VAPID_PUBLIC_KEY: vapid.publicKey, HERALD_RATE_LIMIT: '0', ...publisherEnv });
+  const pub = await startPublisher(redis.url, {
+    HERALD_ALLOW_PRIVATE_PUSH: 'true',
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    HERALD_RATE_LIMIT: '0',
+    ...publisherEnv,
+  });
   const workers: ServiceProcess[] = [];
 
   function workerEnv(channel: Channel, extra: Record<string, string> = {}): Record<string, string> {
@@ -113,7 +132,10 @@ export async function startStack(publisherEnv: Record<string, string> = {}, redi
  * The frame of a test file that shares one stack: started before its tests, closed (workers,
  * publisher, stand-ins, Redis) after them, even when they fail. Read `ctx.stack` inside tests.
  */
-export function useStack(publisherEnv: Record<string, string> = {}, redisOptions: TestRedisOptions = {}): { readonly stack: TestStack } {
+export function useStack(
+  publisherEnv: Record<string, string> = {},
+  redisOptions: TestRedisOptions = {},
+): { readonly stack: TestStack } {
   let stack: TestStack | undefined;
   beforeAll(async () => {
     stack = await startStack(publisherEnv, redisOptions);

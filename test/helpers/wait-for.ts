@@ -12,12 +12,13 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await condition();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      const why = lastError instanceof Error ? String(lastError) : JSON.stringify(lastError);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${why}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

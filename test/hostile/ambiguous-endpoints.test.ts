@@ -54,25 +54,90 @@ describe('push endpoints whose host URL parsers read differently', () => {
     // Private addresses allowed, so that IP literals get as far as the parser check.
     await ctx.restart({ HERALD_ALLOW_PRIVATE_PUSH: 'true' });
     const label = fc.oneof(
-      fc.constantFrom('push', 'example', 'com', 'fcm', 'googleapis', 'xn--nxasmq6b', 'xn--zz', 'a-b', '-', '0x7f', '09', '1e', 'PUSH', 'a'.repeat(63), 'a'.repeat(64)),
+      fc.constantFrom(
+        'push',
+        'example',
+        'com',
+        'fcm',
+        'googleapis',
+        'xn--nxasmq6b',
+        'xn--zz',
+        'a-b',
+        '-',
+        '0x7f',
+        '09',
+        '1e',
+        'PUSH',
+        'a'.repeat(63),
+        'a'.repeat(64),
+      ),
       fc.stringMatching(/^[a-z0-9-]{1,12}$/),
       fc.integer({ min: 0, max: 300 }).map(String),
     );
     const name = fc.array(label, { minLength: 1, maxLength: 5 }).map((labels) => labels.join('.'));
     const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join('.'));
-    const ipv6 = fc.constantFrom('[::1]', '[::ffff:10.0.0.1]', '[::0001]', '[0:0::1]', '[2001:4860:4860::8888]', '[::ffff:127.0.0.1', '[fe80::1%25eth0]', '[::1]]');
+    const ipv6 = fc.constantFrom(
+      '[::1]',
+      '[::ffff:10.0.0.1]',
+      '[::0001]',
+      '[0:0::1]',
+      '[2001:4860:4860::8888]',
+      '[::ffff:127.0.0.1',
+      '[fe80::1%25eth0]',
+      '[::1]]',
+    );
     // Anything the legacy parser may end a host at, skip, or read as user info or a port.
-    const odd = fc.constantFrom(...ODD, '\\', '%', '%2e', '@', 'user@', ':', '#', '?', '/', '|', '^', '<', '>', ' ', '\t', '\n', '\u0000', '.', '..', '_', '~', '!', '$', '&', '(', '*', '+', ',', '=', '[', ']', 'é', '\u3002', '\uff0e');
+    const odd = fc.constantFrom(
+      ...ODD,
+      '\\',
+      '%',
+      '%2e',
+      '@',
+      'user@',
+      ':',
+      '#',
+      '?',
+      '/',
+      '|',
+      '^',
+      '<',
+      '>',
+      ' ',
+      '\t',
+      '\n',
+      '\u0000',
+      '.',
+      '..',
+      '_',
+      '~',
+      '!',
+      '$',
+      '&',
+      '(',
+      '*',
+      '+',
+      ',',
+      '=',
+      '[',
+      ']',
+      'é',
+      '\u3002',
+      '\uff0e',
+    );
     const host = fc.oneof(
       { weight: 6, arbitrary: name },
       { weight: 3, arbitrary: ipv4 },
       { weight: 1, arbitrary: ipv6 },
-      { weight: 3, arbitrary: fc.tuple(fc.oneof(name, ipv4), odd, fc.oneof(name, fc.constant(''))).map((p) => p.join('')) },
+      {
+        weight: 3,
+        arbitrary: fc.tuple(fc.oneof(name, ipv4), odd, fc.oneof(name, fc.constant(''))).map((p) => p.join('')),
+      },
       { weight: 1, arbitrary: fc.tuple(odd, name).map((p) => p.join('')) },
       { weight: 1, arbitrary: fc.integer({ min: 240, max: 270 }).map((n) => `${'a'.repeat(n)}.com`) },
     );
     /** Mostly `usual`, so that plenty get through; now and then one of `odd`. */
-    const mostly = (usual: string, ...others: string[]) => fc.oneof({ weight: 4, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constantFrom(...others) });
+    const mostly = (usual: string, ...others: string[]) =>
+      fc.oneof({ weight: 4, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constantFrom(...others) });
     const port = mostly('', ':443', ':8443', ':0443', ':0', ':', ':65535', ':65536', ':1x', ': 1');
     const scheme = mostly('https://', 'HTTPS://', 'https:/', 'https:///', 'https:\\\\', ' https://');
     const user = mostly('', 'user@', 'user:pass@', '127.0.0.1@', ':@');
@@ -84,7 +149,10 @@ describe('push endpoints whose host URL parsers read differently', () => {
         const endpoint = `${s}${u}${h}${p}${t}`;
         const res = await subscribe(endpoint);
         if (res.statusCode === 400) {
-          expect(res.json().error.issues.map((i: { path: string }) => i.path), endpoint).toEqual(['endpoint']);
+          expect(
+            res.json().error.issues.map((i: { path: string }) => i.path),
+            endpoint,
+          ).toEqual(['endpoint']);
           return;
         }
         expect([200, 201], `${endpoint}: ${res.body}`).toContain(res.statusCode);

@@ -38,12 +38,16 @@ const nearLimit = (n: number) => fc.constantFrom(n - 1, n, n + 1).map((k) => 'x'
 const fieldValue = <T>(plausible: fc.Arbitrary<T>) =>
   fc.oneof({ weight: 4, arbitrary: plausible }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
 
-const someText = fc.oneof(anyText, oddUnicode, fc.tuple(anyText, oddUnicode, anyText).map((p) => p.join('')));
+const someText = fc.oneof(
+  anyText,
+  oddUnicode,
+  fc.tuple(anyText, oddUnicode, anyText).map((p) => p.join('')),
+);
 
 /** A field of a notification: usually valid, so that whole notifications get through, else hostile. */
 const field = <T>(valid: fc.Arbitrary<T>, ...hostile: fc.Arbitrary<unknown>[]) =>
   fc.oneof(
-    { weight: 8, arbitrary: valid as fc.Arbitrary<unknown> },
+    { weight: 8, arbitrary: valid },
     { weight: 1, arbitrary: fc.oneof(someText, ...hostile) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   );
@@ -53,20 +57,42 @@ export const notificationLike: fc.Arbitrary<Record<string, unknown>> = fc
   .record(
     {
       id: field(fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/), nearLimit(128)),
-      userId: field(fc.oneof(fc.stringMatching(/^u[a-z0-9]{0,8}$/), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 })), nearLimit(128)),
+      userId: field(
+        fc.oneof(fc.stringMatching(/^u[a-z0-9]{0,8}$/), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 })),
+        nearLimit(128),
+      ),
       type: field(fc.constantFrom('otp', 'welcome', 'chat.message'), nearLimit(128)),
       title: field(fc.string({ unit: 'grapheme', maxLength: 40 }), nearLimit(200)),
       body: field(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), nearLimit(4000), fc.constant('')),
       url: field(fc.webUrl(), fc.constantFrom('javascript:alert(1)', 'https://', 'http://[::1', 'file:///etc/passwd')),
-      data: field(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), nearLimit(1100).map((v) => ({ v }))),
-      channels: field(fc.subarray(['email', 'sms', 'push'], { minLength: 1 }), fc.array(fc.constantFrom('email', 'sms', 'push', 'fax', ''), { maxLength: 5 })),
+      data: field(
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+        nearLimit(1100).map((v) => ({ v })),
+      ),
+      channels: field(
+        fc.subarray(['email', 'sms', 'push'], { minLength: 1 }),
+        fc.array(fc.constantFrom('email', 'sms', 'push', 'fax', ''), { maxLength: 5 }),
+      ),
       to: field(
         fc.record({ email: fc.emailAddress(), phone: fc.stringMatching(/^\+[1-9]\d{1,14}$/) }, { requiredKeys: [] }),
-        fc.record({ email: someText, phone: fc.constantFrom('+', '+0123', '+1234567890123456', '14155550123') }, { requiredKeys: [] }),
+        fc.record(
+          { email: someText, phone: fc.constantFrom('+', '+0123', '+1234567890123456', '14155550123') },
+          { requiredKeys: [] },
+        ),
       ),
       expiresAt: field(
         fc.integer({ min: Date.now() + 3_600_000, max: Date.now() + 1e9 }),
-        fc.constantFrom(0, -1, 1e400, 8.64e15 + 1, Number.MAX_SAFE_INTEGER, '2999-01-01T00:00:00Z', '2000-01-01T00:00:00Z', 'tomorrow', 1.5),
+        fc.constantFrom(
+          0,
+          -1,
+          Infinity,
+          8.64e15 + 1,
+          Number.MAX_SAFE_INTEGER,
+          '2999-01-01T00:00:00Z',
+          '2000-01-01T00:00:00Z',
+          'tomorrow',
+          1.5,
+        ),
       ),
     },
     { requiredKeys: ['userId', 'type', 'body'] },
@@ -86,9 +112,13 @@ export const userLike = fc.record(
     phone: fieldValue(fc.oneof(fc.stringMatching(/^\+[1-9]\d{1,14}$/), someText)),
     locale: fieldValue(fc.oneof(fc.constantFrom('en', 'pt-BR', 'zh-Hant-TW'), someText, nearLimit(35))),
     preferences: fieldValue(
-      fc.dictionary(fc.oneof(fc.constantFrom('*', 'otp', '__proto__', 'constructor'), someText), fc.record({ email: fc.boolean(), sms: fc.jsonValue() }, { requiredKeys: [] }), {
-        maxKeys: 5,
-      }),
+      fc.dictionary(
+        fc.oneof(fc.constantFrom('*', 'otp', '__proto__', 'constructor'), someText),
+        fc.record({ email: fc.boolean(), sms: fc.jsonValue() }, { requiredKeys: [] }),
+        {
+          maxKeys: 5,
+        },
+      ),
     ),
   },
   { requiredKeys: [] },
@@ -97,7 +127,13 @@ export const userLike = fc.record(
 /** A browser push subscription, plausible or not. */
 export const subscriptionLike = fc.record(
   {
-    endpoint: fieldValue(fc.oneof(fc.webUrl({ validSchemes: ['https'] }), someText, fc.constantFrom('https://10.0.0.1/x', 'https://[::1]/x', 'https://localhost/x'))),
+    endpoint: fieldValue(
+      fc.oneof(
+        fc.webUrl({ validSchemes: ['https'] }),
+        someText,
+        fc.constantFrom('https://10.0.0.1/x', 'https://[::1]/x', 'https://localhost/x'),
+      ),
+    ),
     expirationTime: fieldValue(fc.oneof(fc.constant(null), fc.integer())),
     keys: fieldValue(
       fc.record(
@@ -113,7 +149,11 @@ export const subscriptionLike = fc.record(
 );
 
 /** How deep to nest: shallow, a few thousand levels (where recursion overflows), or up to the body limit. */
-const depth = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 100, max: 4000 }), fc.integer({ min: 4000, max: 30_000 }));
+const depth = fc.oneof(
+  fc.integer({ min: 1, max: 100 }),
+  fc.integer({ min: 100, max: 4000 }),
+  fc.integer({ min: 4000, max: 30_000 }),
+);
 
 /**
  * JSON nested deep, as raw text (JSON.stringify would overflow the test's own stack): bare, as
@@ -137,16 +177,54 @@ export const deepJson = fc.tuple(depth, fc.constantFrom('[', '{"a":')).chain(([l
 /** A request body as sent: JSON of a plausible shape, any JSON, broken JSON, or bytes. */
 export const anyBody: fc.Arbitrary<string | Buffer> = fc.oneof(
   { weight: 4, arbitrary: notificationLike.map((n) => JSON.stringify(n)) },
-  { weight: 2, arbitrary: fc.array(notificationLike, { maxLength: 5 }).map((notifications) => JSON.stringify({ notifications })) },
+  {
+    weight: 2,
+    arbitrary: fc.array(notificationLike, { maxLength: 5 }).map((notifications) => JSON.stringify({ notifications })),
+  },
   { weight: 2, arbitrary: userLike.map((u) => JSON.stringify(u)) },
   { weight: 2, arbitrary: subscriptionLike.map((s) => JSON.stringify(s)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
-  { weight: 1, arbitrary: fc.record({ from: fc.oneof(fc.constantFrom('0', '$', '1-0', '9999999999999-0'), someText, fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), resend: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)) },
-  { weight: 1, arbitrary: fc.constantFrom('{"__proto__":{"admin":true},"userId":"u","type":"t","body":"b"}', '{"constructor":{"prototype":{"x":1}}}', '{"userId":"u","userId":"v","type":"t","body":"b"}', '{"body":1e999}', 'null', '""', '[]', '{', '{"a":}', '\ufeff{}', '{}garbage') },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record(
+        {
+          from: fc.oneof(
+            fc.constantFrom('0', '$', '1-0', '9999999999999-0'),
+            someText,
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          ),
+          resend: fc.jsonValue(),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '{"__proto__":{"admin":true},"userId":"u","type":"t","body":"b"}',
+      '{"constructor":{"prototype":{"x":1}}}',
+      '{"userId":"u","userId":"v","type":"t","body":"b"}',
+      '{"body":1e999}',
+      'null',
+      '""',
+      '[]',
+      '{',
+      '{"a":}',
+      '\ufeff{}',
+      '{}garbage',
+    ),
+  },
   { weight: 1, arbitrary: someText },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)) },
   { weight: 1, arbitrary: deepJson },
-  { weight: 1, arbitrary: fc.constantFrom(65 * 1024, 1024 * 1024 + 1).map((n) => JSON.stringify({ userId: 'u', type: 't', body: 'x'.repeat(n) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(65 * 1024, 1024 * 1024 + 1)
+      .map((n) => JSON.stringify({ userId: 'u', type: 't', body: 'x'.repeat(n) })),
+  },
 );
 
 /** Content-Type values: JSON in every spelling, and what is not JSON. */
@@ -187,7 +265,11 @@ export const paramValue = fc.oneof(
  */
 export function percentEncode(text: string): string {
   return [...Buffer.from(text, 'utf8')]
-    .map((byte) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .map((byte) =>
+      /[A-Za-z0-9\-._~]/.test(String.fromCharCode(byte))
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
     .join('');
 }
 
@@ -207,12 +289,19 @@ export function validPath(route: Pick<RouteOptions, 'url'>): string {
  * A request for each route in `routes` (HEAD included) with valid parameters and a valid body,
  * as a request line's method and target and the body to send (with the keys 'pk' and 'ak').
  */
-export function validRequests(routes: readonly Pick<RouteOptions, 'method' | 'url'>[]): { method: string; path: string; body: string }[] {
+export function validRequests(
+  routes: readonly Pick<RouteOptions, 'method' | 'url'>[],
+): { method: string; path: string; body: string }[] {
   const valid = JSON.stringify({ userId: 'u1', type: 'otp', body: 'Your code is 123456' });
   return routes.map((route) => ({
     method: String(route.method),
     path: validPath(route),
-    body: route.url === '/v1/groups/:channel/replay' ? '{"from":"0"}' : route.url.startsWith('/dashboard/session') ? '{"key":"ak"}' : valid,
+    body:
+      route.url === '/v1/groups/:channel/replay'
+        ? '{"from":"0"}'
+        : route.url.startsWith('/dashboard/session')
+          ? '{"key":"ak"}'
+          : valid,
   }));
 }
 
@@ -241,7 +330,16 @@ export const U1_TOKEN = new UserTokens([HOSTILE_TOKEN_SECRET], 900).issue('u1').
  * and forgeries of each: tokens of another secret, tampered, cut short, for a user id of any shape.
  */
 export const credential = fc.oneof(
-  fc.constantFrom('Bearer ak', 'Bearer pk', 'Bearer sk', `Bearer ${U1_TOKEN}`, `Bearer ${U1_TOKEN.slice(0, -2)}`, 'Bearer hut1.', 'Bearer hut1..', 'Bearer hut1.e30.x'),
+  fc.constantFrom(
+    'Bearer ak',
+    'Bearer pk',
+    'Bearer sk',
+    `Bearer ${U1_TOKEN}`,
+    `Bearer ${U1_TOKEN.slice(0, -2)}`,
+    'Bearer hut1.',
+    'Bearer hut1..',
+    'Bearer hut1.e30.x',
+  ),
   fc.tuple(anyText, fc.integer({ min: -1, max: 2 ** 40 })).map(([user, expires]) => {
     const payload = Buffer.from(JSON.stringify({ u: user, e: expires })).toString('base64url');
     return `Bearer hut1.${payload}.${U1_TOKEN.split('.')[2]}`;

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, decodeEntry, isErrorCode } from '@herald/shared';
 import { checkAnswer, checkStream } from '../helpers/hostile.js';
 import { usePublisher } from '../helpers/publisher.js';
-import { anyBody, contentType, deepJson, fillPath, notificationLike, paramValue, HOSTILE_ENV, U1_TOKEN } from './arbitraries.js';
+import {
+  anyBody,
+  contentType,
+  deepJson,
+  fillPath,
+  notificationLike,
+  paramValue,
+  HOSTILE_ENV,
+  U1_TOKEN,
+} from './arbitraries.js';
 
 /**
  * Property: whatever body arrives, on whichever route takes one, the publisher answers 2xx or a
@@ -12,8 +21,14 @@ import { anyBody, contentType, deepJson, fillPath, notificationLike, paramValue,
  */
 const ctx = usePublisher(HOSTILE_ENV, { perFile: true });
 const admin = { authorization: 'Bearer ak' };
-/** Mostly the admin key, so bodies reach every route; also a scoped key and a user token, whose checks meet hostile bodies too. */
-const bodyCredential = fc.oneof({ weight: 3, arbitrary: fc.constant('Bearer ak') }, { weight: 1, arbitrary: fc.constantFrom('Bearer sk', `Bearer ${U1_TOKEN}`) });
+/**
+ * Mostly the admin key, so bodies reach every route; also a scoped key and a user token, whose
+ * checks meet hostile bodies too.
+ */
+const bodyCredential = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('Bearer ak') },
+  { weight: 1, arbitrary: fc.constantFrom('Bearer sk', `Bearer ${U1_TOKEN}`) },
+);
 
 /** The entry a 2xx publish answer names: it must exist and decode as the notification sent. */
 async function checkAppended(streamId: string, id: string, sent: Record<string, unknown>): Promise<void> {
@@ -28,20 +43,29 @@ async function checkAppended(streamId: string, id: string, sent: Record<string, 
 describe('any body', () => {
   it('on any route that takes one: 2xx or a 4xx in the error shape, never 5xx', async () => {
     // "METHOD /path/:param" strings rather than route objects, so a counterexample reads well.
-    const routes = ctx.pub.routes.filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(r.method))).map((r) => `${String(r.method)} ${r.url}`);
+    const routes = ctx.pub.routes
+      .filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(r.method)))
+      .map((r) => `${String(r.method)} ${r.url}`);
     expect(routes.length).toBeGreaterThan(5);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.array(paramValue, { minLength: 1, maxLength: 2 }), anyBody, contentType, bodyCredential, async (route, params, body, type, authorization) => {
-        const [method, pattern] = route.split(' ') as [string, string];
-        const url = fillPath({ url: pattern }, params);
-        const res = await ctx.pub.app.inject({
-          method: method as 'POST',
-          url,
-          headers: { authorization, ...(type !== undefined ? { 'content-type': type } : {}) },
-          payload: body,
-        });
-        checkAnswer(`${method} ${url} (${String(type)})`, res.statusCode, res.body);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.array(paramValue, { minLength: 1, maxLength: 2 }),
+        anyBody,
+        contentType,
+        bodyCredential,
+        async (route, params, body, type, authorization) => {
+          const [method, pattern] = route.split(' ') as [string, string];
+          const url = fillPath({ url: pattern }, params);
+          const res = await ctx.pub.app.inject({
+            method: method as 'POST',
+            url,
+            headers: { authorization, ...(type !== undefined ? { 'content-type': type } : {}) },
+            payload: body,
+          });
+          checkAnswer(`${method} ${url} (${String(type)})`, res.statusCode, res.body);
+        },
+      ),
       { numRuns: 300 },
     );
     await checkStream(ctx.pub.admin, ctx.pub.keys);
@@ -107,7 +131,9 @@ describe('any body', () => {
           expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(before);
           return;
         }
-        const { results } = res.json() as { results: ({ id: string; streamId: string; status: string } | { error: unknown })[] };
+        const { results } = res.json<{
+          results: ({ id: string; streamId: string; status: string } | { error: unknown })[];
+        }>();
         expect(results).toHaveLength(notifications.length);
         // Exactly the accepted items were appended: not a refused one, even one the decoder would take.
         const appended = results.filter((r) => !('error' in r) && r.status === 'accepted').length;
@@ -116,8 +142,7 @@ describe('any body', () => {
           if ('error' in result) {
             const code = (result.error as { code?: string }).code;
             checkAnswer(`batch item ${i}`, isErrorCode(code) ? ERRORS[code].status : 400, JSON.stringify(result));
-          }
-          else if (result.status === 'accepted') {
+          } else if (result.status === 'accepted') {
             accepted++;
             await checkAppended(result.streamId, result.id, notifications[i]!);
           }

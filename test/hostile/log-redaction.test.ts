@@ -40,7 +40,9 @@ beforeAll(async () => {
   smtp.username = 'herald';
   smtp.password = SMTP_PASSWORD;
   for (const channel of ['email', 'sms', 'push'] as const) {
-    workers.push(await stack.spawnWorker(channel, { LOG_LEVEL: 'trace', ...(channel === 'email' ? { SMTP_URL: smtp.href } : {}) }));
+    workers.push(
+      await stack.spawnWorker(channel, { LOG_LEVEL: 'trace', ...(channel === 'email' ? { SMTP_URL: smtp.href } : {}) }),
+    );
   }
   publisher = spawnService('services/publisher/src/main.ts', {
     REDIS_URL: stack.redis.url,
@@ -55,7 +57,10 @@ beforeAll(async () => {
     VAPID_PUBLIC_KEY: stack.vapid.publicKey,
   });
   await publisher.waitForOutput('publisher listening');
-  const line = publisher.output().split('\n').find((l) => l.includes('publisher listening'))!;
+  const line = publisher
+    .output()
+    .split('\n')
+    .find((l) => l.includes('publisher listening'))!;
   base = `http://127.0.0.1:${(JSON.parse(line) as { address: { port: number } }).address.port}`;
 }, 60_000);
 
@@ -88,7 +93,10 @@ async function outcomes(id: string): Promise<Record<Channel, string>> {
       const res = await request('GET', `/v1/notifications/${id}`, undefined, ADMIN_KEY);
       if (res.status !== 200) return undefined;
       const { channels } = (await res.json()) as { channels: Record<Channel, { state: string }> };
-      const states = Object.fromEntries(Object.entries(channels).map(([c, s]) => [c, s.state])) as Record<Channel, string>;
+      const states = Object.fromEntries(Object.entries(channels).map(([c, s]) => [c, s.state])) as Record<
+        Channel,
+        string
+      >;
       return Object.values(states).every((s) => !['pending', 'retrying'].includes(s)) ? states : undefined;
     },
     { what: `an outcome on every channel for ${id}` },
@@ -101,10 +109,26 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     expect((await request('PUT', '/v1/users/ada', { email: EMAIL, phone: PHONE })).status).toBe(200);
     subscription = stack.push.createSubscription();
     expect((await request('POST', '/v1/users/ada/push-subscriptions', subscription)).status).toBe(201);
-    expect((await request('POST', '/v1/notifications', { id: 'delivered', userId: 'ada', type: 'welcome', body: `Hello ${EMAIL}` })).status).toBe(202);
+    expect(
+      (
+        await request('POST', '/v1/notifications', {
+          id: 'delivered',
+          userId: 'ada',
+          type: 'welcome',
+          body: `Hello ${EMAIL}`,
+        })
+      ).status,
+    ).toBe(202);
     expect(await outcomes('delivered')).toEqual({ email: 'delivered', sms: 'delivered', push: 'delivered' });
 
-    const override = { id: 'override', userId: 'ada', type: 'welcome', body: 'Hello', channels: ['email'], to: { email: OVERRIDE_EMAIL } };
+    const override = {
+      id: 'override',
+      userId: 'ada',
+      type: 'welcome',
+      body: 'Hello',
+      channels: ['email'],
+      to: { email: OVERRIDE_EMAIL },
+    };
     expect((await request('POST', '/v1/notifications', override)).status).toBe(202);
     expect((await outcomes('override')).email).toBe('delivered');
 
@@ -113,10 +137,23 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     stack.twilio.invalidNumbers.add(INVALID_PHONE);
     stack.twilio.invalidNumbers.add(SHORT_INVALID_PHONE);
     stack.push.respondWith(410, { count: 1 });
-    const failing = { id: 'failed', userId: 'ada', type: 'welcome', body: 'Hello', to: { email: BOUNCING_EMAIL, phone: INVALID_PHONE } };
+    const failing = {
+      id: 'failed',
+      userId: 'ada',
+      type: 'welcome',
+      body: 'Hello',
+      to: { email: BOUNCING_EMAIL, phone: INVALID_PHONE },
+    };
     expect((await request('POST', '/v1/notifications', failing)).status).toBe(202);
     expect(await outcomes('failed')).toEqual({ email: 'dead', sms: 'dead', push: 'dead' });
-    const short = { id: 'failed-short', userId: 'ada', type: 'welcome', body: 'Hello', channels: ['sms'], to: { phone: SHORT_INVALID_PHONE } };
+    const short = {
+      id: 'failed-short',
+      userId: 'ada',
+      type: 'welcome',
+      body: 'Hello',
+      channels: ['sms'],
+      to: { phone: SHORT_INVALID_PHONE },
+    };
     expect((await request('POST', '/v1/notifications', short)).status).toBe(202);
     expect((await outcomes('failed-short')).sms).toBe('dead');
 
@@ -124,8 +161,14 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     const tokenAnswer = await request('POST', '/v1/users/ada/tokens');
     expect(tokenAnswer.status).toBe(201);
     const { token } = (await tokenAnswer.json()) as { token: string };
-    expect((await request('POST', '/v1/users/ada/push-subscriptions', stack.push.createSubscription(), token)).status).toBe(201);
-    const signIn = await fetch(`${base}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    expect(
+      (await request('POST', '/v1/users/ada/push-subscriptions', stack.push.createSubscription(), token)).status,
+    ).toBe(201);
+    const signIn = await fetch(`${base}/dashboard/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: ADMIN_KEY }),
+    });
     const session = /herald_session=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')![1]!;
     expect((await fetch(`${base}/v1/groups`, { headers: { cookie: `herald_session=${session}` } })).status).toBe(200);
 
@@ -139,7 +182,9 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     await stack.pub.admin.config('SET', 'maxmemory', '1');
     try {
       expect((await request('PUT', '/v1/users/carol', { email: OOM_EMAIL, phone: PHONE })).status).toBe(503);
-      expect((await request('POST', '/v1/notifications', { ...failing, id: 'oom', to: { email: OOM_EMAIL } })).status).toBe(503);
+      expect(
+        (await request('POST', '/v1/notifications', { ...failing, id: 'oom', to: { email: OOM_EMAIL } })).status,
+      ).toBe(503);
       await publisher.waitForOutput('HERALD_ERR_UNAVAILABLE');
     } finally {
       await stack.pub.admin.config('SET', 'maxmemory', '0');
@@ -178,7 +223,13 @@ describe('logs, publisher and workers at LOG_LEVEL=trace', () => {
     };
     const found = Object.entries(secrets)
       .filter(([, secret]) => logs.includes(secret) || logs.includes(encodeURIComponent(secret)))
-      .map(([name, secret]) => `${name}, in: ${logs.split('\n').find((l) => l.includes(secret) || l.includes(encodeURIComponent(secret)))?.slice(0, 600)}`);
+      .map(
+        ([name, secret]) =>
+          `${name}, in: ${logs
+            .split('\n')
+            .find((l) => l.includes(secret) || l.includes(encodeURIComponent(secret)))
+            ?.slice(0, 600)}`,
+      );
     expect(found, found.join('\n\n')).toEqual([]);
   });
 });

@@ -20,12 +20,60 @@ beforeAll(async () => {
 });
 
 /** Words of the publisher's own paths, so that generated paths reach its routes, not only 404. */
-const word = fc.constantFrom('v1', 'notifications', 'batch', 'users', 'push-subscriptions', 'push', 'vapid-public-key', 'groups', 'email', 'sms', 'replay', 'dead-letters', 'redrive', 'stream', 'dashboard', 'session', 'outbox', 'demo', 'app.js', 'healthz', 'readyz', 'metrics', 'u1', '1-0');
+const word = fc.constantFrom(
+  'v1',
+  'notifications',
+  'batch',
+  'users',
+  'push-subscriptions',
+  'push',
+  'vapid-public-key',
+  'groups',
+  'email',
+  'sms',
+  'replay',
+  'dead-letters',
+  'redrive',
+  'stream',
+  'dashboard',
+  'session',
+  'outbox',
+  'demo',
+  'app.js',
+  'healthz',
+  'readyz',
+  'metrics',
+  'u1',
+  '1-0',
+);
 
 const segment = fc.oneof(
   { weight: 6, arbitrary: word },
   { weight: 2, arbitrary: fc.oneof(anyText, oddUnicode).map(percentEncode) },
-  { weight: 1, arbitrary: fc.constantFrom('..', '.', '%2e%2e', '%2E%2e%2f', '%2f', '%5c', '..%2f..%2f', '%00', '%', '%zz', '%e2%82', '%c0%af', '%ff', ';', ';x=1', '~', '@', ':', '*') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '..',
+      '.',
+      '%2e%2e',
+      '%2E%2e%2f',
+      '%2f',
+      '%5c',
+      '..%2f..%2f',
+      '%00',
+      '%',
+      '%zz',
+      '%e2%82',
+      '%c0%af',
+      '%ff',
+      ';',
+      ';x=1',
+      '~',
+      '@',
+      ':',
+      '*',
+    ),
+  },
   { weight: 1, arbitrary: fc.constantFrom(' ', '\t', '\u0000', '\u007f', 'caf\u00e9', '\u00ff') },
   { weight: 1, arbitrary: fc.constantFrom(127, 128, 129, 384, 385, 4096, 16 * 1024).map((n) => 'a'.repeat(n)) },
 );
@@ -35,8 +83,14 @@ const query = fc.oneof(
   fc
     .array(
       fc.tuple(
-        fc.oneof(fc.constantFrom('endpoint', 'limit', 'from', 'channel', 'after', '__proto__', 'constructor', 'endpoint[]'), anyText.map(percentEncode)),
-        fc.oneof(fc.constantFrom('0', '-1', '1e9', '$', '1-0', 'https%3A%2F%2Fpush.example.com%2Fx', '%', '', 'email'), anyText.map(percentEncode)),
+        fc.oneof(
+          fc.constantFrom('endpoint', 'limit', 'from', 'channel', 'after', '__proto__', 'constructor', 'endpoint[]'),
+          anyText.map(percentEncode),
+        ),
+        fc.oneof(
+          fc.constantFrom('0', '-1', '1e9', '$', '1-0', 'https%3A%2F%2Fpush.example.com%2Fx', '%', '', 'email'),
+          anyText.map(percentEncode),
+        ),
       ),
       { maxLength: 4 },
     )
@@ -45,13 +99,34 @@ const query = fc.oneof(
 );
 
 const target = fc.oneof(
-  { weight: 8, arbitrary: fc.tuple(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.constantFrom('/', '//', '/./'), query).map(([segments, sep, q]) => `/${segments.join(sep)}${q}`) },
-  { weight: 1, arbitrary: fc.constantFrom('*', '/', '//', 'http://127.0.0.1/v1/users/u1', 'http://evil.example/healthz', 'v1/users/u1', '/v1/users/u1#x', '/%', '/v1/users/%') },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.constantFrom('/', '//', '/./'), query)
+      .map(([segments, sep, q]) => `/${segments.join(sep)}${q}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '*',
+      '/',
+      '//',
+      'http://127.0.0.1/v1/users/u1',
+      'http://evil.example/healthz',
+      'v1/users/u1',
+      '/v1/users/u1#x',
+      '/%',
+      '/v1/users/%',
+    ),
+  },
 );
 
 const method = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD') },
-  { weight: 1, arbitrary: fc.constantFrom('PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'PRI', 'get', 'M-SEARCH') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'PRI', 'get', 'M-SEARCH'),
+  },
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Z]{1,12}$/) },
 );
 
@@ -85,12 +160,18 @@ describe('every route, with any parameters and query', () => {
     const routes = ctx.pub.routes.map((r) => `${String(r.method)} ${r.url}`);
     expect(routes.length).toBeGreaterThan(20);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.array(paramValue, { minLength: 1, maxLength: 3 }), query, authorization, async (route, params, q, auth) => {
-        const [verb, pattern] = route.split(' ') as [string, string];
-        const path = `${fillPath({ url: pattern }, params)}${q}`;
-        const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(verb) ? '{}' : '';
-        await expectAnswered(verb, path, plainRequest(verb, path, { authorization: auth, body }));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.array(paramValue, { minLength: 1, maxLength: 3 }),
+        query,
+        authorization,
+        async (route, params, q, auth) => {
+          const [verb, pattern] = route.split(' ') as [string, string];
+          const path = `${fillPath({ url: pattern }, params)}${q}`;
+          const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(verb) ? '{}' : '';
+          await expectAnswered(verb, path, plainRequest(verb, path, { authorization: auth, body }));
+        },
+      ),
       { numRuns: 300 },
     );
     await checkStream(ctx.pub.admin, ctx.pub.keys);

@@ -48,9 +48,24 @@ function ipv4Spellings([a, b, c, d]: number[]): string[] {
 
 /** IPv6 addresses of the blocked ranges: loopback, unspecified, link-local, unique local. */
 const privateIPv6 = fc.oneof(
-  fc.constantFrom('::1', '::', '0:0:0:0:0:0:0:1', '0000::0001', 'fe80::1', 'FE80::abcd', 'febf:ffff::1', 'fc00::1', 'fd12:3456::1', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'),
-  fc.tuple(fc.integer({ min: 0xfe80, max: 0xfebf }), fc.integer({ min: 0, max: 0xffff })).map(([p, s]) => `${p.toString(16)}::${s.toString(16)}`),
-  fc.tuple(fc.integer({ min: 0xfc00, max: 0xfdff }), fc.integer({ min: 0, max: 0xffff })).map(([p, s]) => `${p.toString(16)}:${s.toString(16)}::1`),
+  fc.constantFrom(
+    '::1',
+    '::',
+    '0:0:0:0:0:0:0:1',
+    '0000::0001',
+    'fe80::1',
+    'FE80::abcd',
+    'febf:ffff::1',
+    'fc00::1',
+    'fd12:3456::1',
+    'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+  ),
+  fc
+    .tuple(fc.integer({ min: 0xfe80, max: 0xfebf }), fc.integer({ min: 0, max: 0xffff }))
+    .map(([p, s]) => `${p.toString(16)}::${s.toString(16)}`),
+  fc
+    .tuple(fc.integer({ min: 0xfc00, max: 0xfdff }), fc.integer({ min: 0, max: 0xffff }))
+    .map(([p, s]) => `${p.toString(16)}:${s.toString(16)}::1`),
 );
 
 /** A URL around a host: a port, user info, a path, upper-case scheme. */
@@ -77,7 +92,9 @@ describe('push subscription endpoints on private addresses', () => {
         expect(res.statusCode, endpoint).toBe(400);
         const { error } = res.json();
         expect(error.code, endpoint).toBe('HERALD_ERR_VALIDATION');
-        expect(error.issues, endpoint).toEqual([{ path: 'endpoint', message: expect.stringContaining('HERALD_ALLOW_PRIVATE_PUSH') }]);
+        expect(error.issues, endpoint).toEqual([
+          { path: 'endpoint', message: expect.stringContaining('HERALD_ALLOW_PRIVATE_PUSH') },
+        ]);
       }),
       { numRuns: 300 },
     );

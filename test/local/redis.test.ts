@@ -28,7 +28,7 @@ describe('npm start and Redis', () => {
       PORT: String(await freePort()),
       HERALD_SHUTDOWN_MS: '3000',
     });
-    let port = 0;
+    let port: number;
     try {
       await stack.waitForOutput('Herald is running', 60_000);
       port = Number(/started redis-server on port (\d+)/.exec(stack.output())![1]);
@@ -53,7 +53,10 @@ describe('npm start and Redis', () => {
       PATH: bin,
       PORT: String(await freePort()),
     });
-    const code = await Promise.race([stack.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+    const code = await Promise.race([
+      stack.exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000)),
+    ]);
     if (code === 'still running') stack.child.kill('SIGKILL');
     rmSync(bin, { recursive: true, force: true });
     expect(code).toBe(1);

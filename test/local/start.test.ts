@@ -59,13 +59,21 @@ describe('npm start: the whole system on one machine', () => {
     expect(banner).toContain(`http://127.0.0.1:${port}`);
     expect(banner).toContain(redisServer.url);
     const curl = /curl -s -X POST (\S+) .* -d '(.+)'/.exec(banner)!;
-    const res = await fetch(curl[1]!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: curl[2]! });
+    const res = await fetch(curl[1]!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: curl[2]!,
+    });
     expect(res.status).toBe(202);
     await stack.waitForOutput('[email] to demo@herald.localhost');
     await stack.waitForOutput('[sms]   to +15555550100');
     await stack.waitForOutput(/\[push\] .*decrypted: \{.*"title":"Hello"/);
     // The dashboard shows what the stand-ins received (no keys: open on loopback).
-    const outbox = (await (await fetch(`http://127.0.0.1:${port}/dashboard/outbox`)).json()) as { available: boolean; emails: unknown[]; pushes: { payload: string }[] };
+    const outbox = (await (await fetch(`http://127.0.0.1:${port}/dashboard/outbox`)).json()) as {
+      available: boolean;
+      emails: unknown[];
+      pushes: { payload: string }[];
+    };
     expect(outbox.available).toBe(true);
     expect(outbox.emails[0]).toMatchObject({ to: ['demo@herald.localhost'], subject: 'Hello' });
     expect(outbox.pushes[0]!.payload).toContain('"title":"Hello"');
@@ -79,7 +87,10 @@ describe('npm start: the whole system on one machine', () => {
     const startsBefore = stack.output().split('email worker started').length;
     process.kill(email.pid, 'SIGKILL');
     await stack.waitForOutput(/\[email-1\] +exited \(SIGKILL\); restarting/);
-    await waitFor(() => stack.output().split('email worker started').length > startsBefore, { timeoutMs: 20_000, what: 'the email worker to start again' });
+    await waitFor(() => stack.output().split('email worker started').length > startsBefore, {
+      timeoutMs: 20_000,
+      what: 'the email worker to start again',
+    });
   });
 
   it('stops everything on Ctrl+C and leaves no process behind', async () => {
@@ -95,7 +106,11 @@ describe('npm start: the whole system on one machine', () => {
 
 describe('npm start with a bad setting', () => {
   it('stops at once, naming each variable that is wrong, and starts nothing', async () => {
-    const bad = spawnService('services/local/src/main.ts', { HERALD_REPLICAS_SMS: '0', HERALD_START_REDIS: 'yes', PORT: 'x' });
+    const bad = spawnService('services/local/src/main.ts', {
+      HERALD_REPLICAS_SMS: '0',
+      HERALD_START_REDIS: 'yes',
+      PORT: 'x',
+    });
     expect(await bad.exited).toBe(1);
     const output = bad.output();
     expect(output).toMatch(/^HERALD_REPLICAS_SMS: /m);

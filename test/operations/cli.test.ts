@@ -16,7 +16,11 @@ let url: string;
 
 beforeAll(async () => {
   redisServer = await startRedis();
-  pub = await startPublisher(redisServer.url, { HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak', HERALD_USER_TOKEN_SECRETS: 'cli-test-user-token-secret-32-chars' });
+  pub = await startPublisher(redisServer.url, {
+    HERALD_API_KEYS: 'pk',
+    HERALD_ADMIN_KEYS: 'ak',
+    HERALD_USER_TOKEN_SECRETS: 'cli-test-user-token-secret-32-chars',
+  });
   url = await pub.listen();
 });
 afterAll(async () => {
@@ -27,18 +31,57 @@ afterAll(async () => {
 /** Run `herald <args>` as a user would, with HERALD_URL and HERALD_API_KEY. */
 function herald(args: string[], key = 'ak', baseUrl = url): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: baseUrl, HERALD_API_KEY: key } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [...BIN, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: baseUrl, HERALD_API_KEY: key } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
 describe('herald CLI', () => {
   it('publishes and shows the status, as a table or as JSON', async () => {
-    const published = await herald(['publish', '--id', 'cli-1', '--user', 'u1', '--type', 'otp', '--body', 'Code 1', '--channels', 'email', '--email', 'a@example.com'], 'pk');
+    const published = await herald(
+      [
+        'publish',
+        '--id',
+        'cli-1',
+        '--user',
+        'u1',
+        '--type',
+        'otp',
+        '--body',
+        'Code 1',
+        '--channels',
+        'email',
+        '--email',
+        'a@example.com',
+      ],
+      'pk',
+    );
     expect(published.code, published.stderr).toBe(0);
     expect(published.stdout).toMatch(/id\s+cli-1/);
-    const again = await herald(['--json', 'publish', '--id', 'cli-1', '--user', 'u1', '--type', 'otp', '--body', 'Code 1', '--channels', 'email', '--email', 'a@example.com'], 'pk');
+    const again = await herald(
+      [
+        '--json',
+        'publish',
+        '--id',
+        'cli-1',
+        '--user',
+        'u1',
+        '--type',
+        'otp',
+        '--body',
+        'Code 1',
+        '--channels',
+        'email',
+        '--email',
+        'a@example.com',
+      ],
+      'pk',
+    );
     expect(JSON.parse(again.stdout)).toMatchObject({ id: 'cli-1', status: 'duplicate' });
 
     const status = await herald(['status', 'cli-1'], 'pk');
@@ -68,7 +111,11 @@ describe('herald CLI', () => {
   });
 
   it('exits 4, not 3, when a resend replay got no answer: it may have started, and a retry would send again', async () => {
-    const slow = await startPublisher(redisServer.url, { HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak', HERALD_REDIS_TIMEOUT_MS: '200' });
+    const slow = await startPublisher(redisServer.url, {
+      HERALD_API_KEYS: 'pk',
+      HERALD_ADMIN_KEYS: 'ak',
+      HERALD_REDIS_TIMEOUT_MS: '200',
+    });
     try {
       const slowUrl = await slow.listen();
       redisServer.signal('SIGSTOP');
@@ -95,7 +142,10 @@ describe('herald CLI', () => {
     expect(replay.code, replay.stderr).toBe(0);
     expect(JSON.parse(replay.stdout)).toMatchObject({ group: 'sms_notifier_group', from: '0-0', pass: 1 });
 
-    const set = await herald(['users', 'set', 'cli-user', '--email', 'c@example.com', '--preferences', '{"promo":{"sms":false}}'], 'pk');
+    const set = await herald(
+      ['users', 'set', 'cli-user', '--email', 'c@example.com', '--preferences', '{"promo":{"sms":false}}'],
+      'pk',
+    );
     expect(set.code, set.stderr).toBe(0);
     const got = JSON.parse((await herald(['--json', 'users', 'get', 'cli-user'], 'pk')).stdout);
     expect(got).toMatchObject({ email: 'c@example.com', preferences: { promo: { sms: false } } });
@@ -106,17 +156,41 @@ describe('herald CLI', () => {
     expect(made.code, made.stderr).toBe(0);
     const token = made.stdout.trim();
     expect(token).toMatch(/^hut1\./);
-    const asBrowser = (path: string, init: RequestInit = {}) => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+    const asBrowser = (path: string, init: RequestInit = {}) =>
+      fetch(`${url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
-    const subscription = { endpoint: 'https://push.example.com/cli', keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') } };
-    expect((await asBrowser('/v1/users/cli-user/push-subscriptions', { method: 'POST', body: JSON.stringify(subscription) })).status).toBe(201);
+    const subscription = {
+      endpoint: 'https://push.example.com/cli',
+      keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') },
+    };
+    expect(
+      (await asBrowser('/v1/users/cli-user/push-subscriptions', { method: 'POST', body: JSON.stringify(subscription) }))
+        .status,
+    ).toBe(201);
     expect((await asBrowser('/v1/users/cli-user')).status).toBe(403);
   });
 
   it('lists, redrives and drops dead letters', async () => {
     const n = { v: 1 as const, id: 'cli-dead', userId: 'u', type: 'otp', payload: { body: 'b' }, ts: Date.now() };
-    const letter = (streamId: string) => ['channel', 'email', 'streamId', streamId, 'id', n.id, 'reason', 'permanent', 'attempts', '1', 'error', '550 no such user', ...encodeEntry(n)];
+    const letter = (streamId: string) => [
+      'channel',
+      'email',
+      'streamId',
+      streamId,
+      'id',
+      n.id,
+      'reason',
+      'permanent',
+      'attempts',
+      '1',
+      'error',
+      '550 no such user',
+      ...encodeEntry(n),
+    ];
     const first = (await pub.admin.xadd(pub.keys.deadLetters, '*', ...letter('1-0')))!;
     const second = (await pub.admin.xadd(pub.keys.deadLetters, '*', ...letter('2-0')))!;
     await pub.admin.hset(pub.keys.deadLetterCounts, 'email', 2);
@@ -126,7 +200,9 @@ describe('herald CLI', () => {
     expect(list.stdout).toContain('550 no such user');
     const redrive = JSON.parse((await herald(['--json', 'dlq', 'redrive', first])).stdout);
     expect(redrive).toMatchObject({ id: 'cli-dead', channel: 'email' });
-    const [[, fields]] = (await pub.admin.xrange(pub.keys.stream, redrive.streamId, redrive.streamId)) as [[string, string[]]];
+    const [[, fields]] = (await pub.admin.xrange(pub.keys.stream, redrive.streamId, redrive.streamId)) as [
+      [string, string[]],
+    ];
     expect(fields).toEqual(expect.arrayContaining(['channels', 'email']));
     expect((await herald(['dlq', 'redrive', first])).code).toBe(1);
     expect((await herald(['dlq', 'drop', second])).code).toBe(0);
@@ -134,15 +210,26 @@ describe('herald CLI', () => {
   });
 
   it('tails the stream live, one line per entry', async () => {
-    const tail = spawn(process.execPath, [...BIN, 'tail'], { cwd: ROOT, env: { PATH: process.env.PATH, HERALD_URL: url, HERALD_API_KEY: 'ak' } });
+    const tail = spawn(process.execPath, [...BIN, 'tail'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HERALD_URL: url, HERALD_API_KEY: 'ak' },
+    });
     let out = '';
     tail.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => tail.once('exit', resolve));
     // Publish until the tail (which starts from "now") has seen one: it may connect after the first.
-    await waitFor(async () => {
-      await pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { authorization: 'Bearer pk' }, payload: { userId: 'tailed', type: 'news', body: 'b', to: { email: 'secret@example.com' } } });
-      return out.includes('user=tailed');
-    }, { intervalMs: 200, what: 'the tail to print an entry' });
+    await waitFor(
+      async () => {
+        await pub.app.inject({
+          method: 'POST',
+          url: '/v1/notifications',
+          headers: { authorization: 'Bearer pk' },
+          payload: { userId: 'tailed', type: 'news', body: 'b', to: { email: 'secret@example.com' } },
+        });
+        return out.includes('user=tailed');
+      },
+      { intervalMs: 200, what: 'the tail to print an entry' },
+    );
     expect(out).toMatch(/^\d+-\d+ {2}news {2}user=tailed/m);
     expect(out).not.toContain('secret@example.com');
     tail.kill('SIGINT');

@@ -1,6 +1,12 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createLogger, encodeDeadLetter, migrateDeadLetters, type DeadLetterView, type GroupStatus } from '@herald/shared';
+import {
+  createLogger,
+  encodeDeadLetter,
+  migrateDeadLetters,
+  type DeadLetterView,
+  type GroupStatus,
+} from '@herald/shared';
 import { useStack } from '../helpers/stack.js';
 
 /**
@@ -12,7 +18,12 @@ const ADMIN = {};
 const quiet = createLogger('test', 'silent');
 
 function letter(channel: string, id: string): string[] {
-  return encodeDeadLetter({ channel, streamId: '1-0', id, reason: 'permanent', attempts: 1, error: 'refused' }, ['v', '1', 'id', id]);
+  return encodeDeadLetter({ channel, streamId: '1-0', id, reason: 'permanent', attempts: 1, error: 'refused' }, [
+    'v',
+    '1',
+    'id',
+    id,
+  ]);
 }
 
 /** Writes `count` letters where the earlier version kept them, with ids `<ms>-<i>`, and its counts. */
@@ -33,12 +44,12 @@ async function writeOldLetters(redis: Redis, count: number, ms: number): Promise
 
 async function deadLetterCounts(): Promise<Record<string, number>> {
   const res = await ctx.stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: ADMIN });
-  const { groups } = res.json() as { groups: GroupStatus[] };
+  const { groups } = res.json<{ groups: GroupStatus[] }>();
   return Object.fromEntries(groups.map((g) => [g.channel, g.deadLetters]));
 }
 
 describe('dead letters of the earlier layout', () => {
-  it('live in a key outside the stream\'s slot, and the new one shares it', () => {
+  it("live in a key outside the stream's slot, and the new one shares it", () => {
     const { keys } = ctx.stack.pub;
     expect(keys.legacyDeadLetters).toBe(`${keys.stream}:dlq`);
     expect(keys.deadLetters).toBe(`{${keys.stream}}:dlq`);
@@ -54,7 +65,7 @@ describe('dead letters of the earlier layout', () => {
     await stack.spawnWorker('email');
     try {
       const res = await stack.pub.app.inject({ method: 'GET', url: '/v1/dead-letters', headers: ADMIN });
-      const { deadLetters } = res.json() as { deadLetters: DeadLetterView[] };
+      const { deadLetters } = res.json<{ deadLetters: DeadLetterView[] }>();
       expect(deadLetters.map((l) => l.dlqId)).toEqual(ids);
       expect(deadLetters.map((l) => l.id)).toEqual(ids.map((id) => `old-${id}`));
       expect(await deadLetterCounts()).toMatchObject({ email: 3, sms: 2, push: 1 });
@@ -98,7 +109,11 @@ describe('dead letters of the earlier layout', () => {
 
     expect(await migrateDeadLetters(admin, keys, quiet)).toBe(3);
     const rows = (await admin.xrange(keys.deadLetters, '-', '+')) as [string, string[]][];
-    expect(rows.map(([, fields]) => fields[fields.indexOf('id') + 1])).toEqual(['old-3000-0', 'old-3000-1', 'old-3000-2']);
+    expect(rows.map(([, fields]) => fields[fields.indexOf('id') + 1])).toEqual([
+      'old-3000-0',
+      'old-3000-1',
+      'old-3000-2',
+    ]);
     expect(rows.every(([id]) => Number(id.split('-')[0]) > 9000)).toBe(true);
     expect(await admin.exists(keys.legacyDeadLetters, keys.legacyDeadLetterCounts)).toBe(0);
   });

@@ -30,7 +30,7 @@ async function publish(name: string, body: Record<string, unknown>): Promise<str
 async function status(id: string): Promise<NotificationStatusView> {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as NotificationStatusView;
+  return res.json<NotificationStatusView>();
 }
 
 async function settledOn(id: string, channel: Channel) {
@@ -56,7 +56,11 @@ async function letterOf(id: string, channel: Channel): Promise<DeadLetterView> {
 }
 
 function redrive(dlqId: string, headers: Record<string, string> = ADMIN) {
-  return stack.pub.app.inject({ method: 'POST', url: `/v1/dead-letters/${encodeURIComponent(dlqId)}/redrive`, headers });
+  return stack.pub.app.inject({
+    method: 'POST',
+    url: `/v1/dead-letters/${encodeURIComponent(dlqId)}/redrive`,
+    headers,
+  });
 }
 
 async function groups(): Promise<GroupStatus[]> {
@@ -79,7 +83,9 @@ async function caughtUp(channel: Channel): Promise<void> {
 function expectError(res: LightMyRequestResponse, statusCode: number, code: string) {
   expect(res.statusCode, res.body).toBe(statusCode);
   const body = res.json();
-  expect(body).toEqual({ error: { code, message: expect.any(String), ...(body.error?.issues ? { issues: expect.any(Array) } : {}) } });
+  expect(body).toEqual({
+    error: { code, message: expect.any(String), ...(body.error?.issues ? { issues: expect.any(Array) } : {}) },
+  });
   expect(body.error.message.length).toBeGreaterThan(0);
   return body.error as { code: string; message: string; issues?: { path: string; message: string }[] };
 }
@@ -94,12 +100,30 @@ beforeAll(async () => {
   // Five mails refused for good (550), one per notification; two SMS to numbers Twilio refuses.
   stack.smtp.failWith(550, 5);
   for (const phone of Object.values(BAD_PHONES)) stack.twilio.invalidNumbers.add(phone);
-  await publish('a', { userId: 'dl-user-a', type: 'otp', body: 'Code a', to: { email: mail('a'), phone: PHONE_A }, channels: ['email', 'sms'] });
+  await publish('a', {
+    userId: 'dl-user-a',
+    type: 'otp',
+    body: 'Code a',
+    to: { email: mail('a'), phone: PHONE_A },
+    channels: ['email', 'sms'],
+  });
   for (const name of ['b', 'c', 'f', 'g']) {
-    await publish(name, { userId: `dl-user-${name}`, type: 'otp', body: `Code ${name}`, to: { email: mail(name) }, channels: ['email'] });
+    await publish(name, {
+      userId: `dl-user-${name}`,
+      type: 'otp',
+      body: `Code ${name}`,
+      to: { email: mail(name) },
+      channels: ['email'],
+    });
   }
   for (const [name, phone] of Object.entries(BAD_PHONES)) {
-    await publish(name, { userId: `dl-user-${name}`, type: 'otp', body: `Code ${name}`, to: { phone }, channels: ['sms'] });
+    await publish(name, {
+      userId: `dl-user-${name}`,
+      type: 'otp',
+      body: `Code ${name}`,
+      to: { phone },
+      channels: ['sms'],
+    });
   }
   for (const name of ['a', 'b', 'c', 'f', 'g']) {
     expect(await settledOn(ids[name]!, 'email')).toMatchObject({ state: 'dead', reason: 'permanent', attempts: 1 });
@@ -125,7 +149,13 @@ describe('listing dead letters', () => {
     expect(deadLetters).toHaveLength(7);
     const byId = new Map(deadLetters.map((l) => [`${l.channel}:${l.id}`, l]));
     const expected: [Channel, string][] = [
-      ['email', 'a'], ['email', 'b'], ['email', 'c'], ['email', 'f'], ['email', 'g'], ['sms', 'd'], ['sms', 'e'],
+      ['email', 'a'],
+      ['email', 'b'],
+      ['email', 'c'],
+      ['email', 'f'],
+      ['email', 'g'],
+      ['sms', 'd'],
+      ['sms', 'e'],
     ];
     expect([...byId.keys()].sort()).toEqual(expected.map(([channel, name]) => `${channel}:${ids[name]}`).sort());
     for (const [channel, name] of expected) {
@@ -173,7 +203,8 @@ describe('listing dead letters', () => {
       const seen: string[] = [];
       let after: string | null = null;
       for (let page = 0; page < 20; page++) {
-        const query: string = `?limit=1${channel ? `&channel=${channel}` : ''}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+        const query: string =
+          `?limit=1${channel ? `&channel=${channel}` : ''}` + `${after ? `&after=${encodeURIComponent(after)}` : ''}`;
         const { deadLetters, next } = await list(query);
         expect(deadLetters.length).toBeLessThanOrEqual(1);
         seen.push(...deadLetters.map((l) => l.dlqId));
@@ -195,8 +226,19 @@ describe('listing dead letters', () => {
   });
 
   it('answers 400 to a bad limit or after, and 404 to an unknown channel, with the error shape', async () => {
-    const get = (query: string) => stack.pub.app.inject({ method: 'GET', url: `/v1/dead-letters${query}`, headers: ADMIN });
-    for (const query of ['?limit=0', '?limit=1001', '?limit=abc', '?limit=-1', '?limit=1.5', '?limit=', '?after=nope', '?after=12-ab', '?colour=red']) {
+    const get = (query: string) =>
+      stack.pub.app.inject({ method: 'GET', url: `/v1/dead-letters${query}`, headers: ADMIN });
+    for (const query of [
+      '?limit=0',
+      '?limit=1001',
+      '?limit=abc',
+      '?limit=-1',
+      '?limit=1.5',
+      '?limit=',
+      '?after=nope',
+      '?after=12-ab',
+      '?colour=red',
+    ]) {
       expectError(await get(query), 400, 'HERALD_ERR_VALIDATION');
     }
     expectError(await get('?channel=fax'), 404, 'HERALD_ERR_NOT_FOUND');
@@ -209,7 +251,11 @@ describe('listing dead letters', () => {
   it('answers 404 to redriving or dropping a dead letter that does not exist', async () => {
     for (const dlqId of ['0-1', '9999999999999-0', 'nope']) {
       expectError(await redrive(dlqId), 404, 'HERALD_ERR_NOT_FOUND');
-      expectError(await stack.pub.app.inject({ method: 'DELETE', url: `/v1/dead-letters/${dlqId}`, headers: ADMIN }), 404, 'HERALD_ERR_NOT_FOUND');
+      expectError(
+        await stack.pub.app.inject({ method: 'DELETE', url: `/v1/dead-letters/${dlqId}`, headers: ADMIN }),
+        404,
+        'HERALD_ERR_NOT_FOUND',
+      );
     }
     expect((await list()).deadLetters).toHaveLength(7);
   });
@@ -225,7 +271,11 @@ describe('listing dead letters', () => {
     for (const route of routes) {
       expectError(await stack.pub.app.inject({ ...route, headers: PUBLISH }), 403, 'HERALD_ERR_FORBIDDEN');
       expectError(await stack.pub.app.inject(route), 401, 'HERALD_ERR_UNAUTHORIZED');
-      expectError(await stack.pub.app.inject({ ...route, headers: { authorization: 'Bearer wrong' } }), 401, 'HERALD_ERR_UNAUTHORIZED');
+      expectError(
+        await stack.pub.app.inject({ ...route, headers: { authorization: 'Bearer wrong' } }),
+        401,
+        'HERALD_ERR_UNAUTHORIZED',
+      );
     }
     // Nothing was redriven or dropped.
     expect((await letterOf(ids.g!, 'email')).dlqId).toBe(letter.dlqId);
@@ -251,7 +301,10 @@ describe('redriving and dropping', () => {
     expect(right.streamId).toBe(streamIds.a);
 
     // The appended entry names this channel only.
-    const [entry] = (await stack.pub.admin.xrange(stack.pub.keys.stream, body.streamId, body.streamId)) as [string, string[]][];
+    const [entry] = (await stack.pub.admin.xrange(stack.pub.keys.stream, body.streamId, body.streamId)) as [
+      string,
+      string[],
+    ][];
     const fields = Object.fromEntries(pairs(entry![1]));
     expect(fields).toMatchObject({ id: ids.a, channels: 'email' });
 
@@ -279,7 +332,11 @@ describe('redriving and dropping', () => {
     const letter = await letterOf(ids.c!, 'email');
     const answers = await Promise.all([redrive(letter.dlqId), redrive(letter.dlqId)]);
     expect(answers.map((r) => r.statusCode).sort()).toEqual([202, 404]);
-    expectError(answers.find((r) => r.statusCode === 404)!, 404, 'HERALD_ERR_NOT_FOUND');
+    expectError(
+      answers.find((r) => r.statusCode === 404)!,
+      404,
+      'HERALD_ERR_NOT_FOUND',
+    );
     expect(await settledOn(ids.c!, 'email')).toMatchObject({ state: 'delivered' });
     await caughtUp('email');
     expect(mailsTo(mail('c'))).toBe(1);
@@ -290,7 +347,8 @@ describe('redriving and dropping', () => {
 
   it('drops a dead letter: 204, then 404', async () => {
     const letter = await letterOf(ids.f!, 'email');
-    const del = () => stack.pub.app.inject({ method: 'DELETE', url: `/v1/dead-letters/${letter.dlqId}`, headers: ADMIN });
+    const del = () =>
+      stack.pub.app.inject({ method: 'DELETE', url: `/v1/dead-letters/${letter.dlqId}`, headers: ADMIN });
     const first = await del();
     expect(first.statusCode, first.body).toBe(204);
     expect(first.body).toBe('');
@@ -345,7 +403,9 @@ describe('redriving and dropping', () => {
 
   it('counts the dead letters left per channel in GET /v1/groups', async () => {
     const left = (await list()).deadLetters;
-    expect(left.map((l) => `${l.channel}:${l.id}`).sort()).toEqual([`email:${ids.g}`, `sms:${ids.d}`, `sms:${ids.e}`].sort());
+    expect(left.map((l) => `${l.channel}:${l.id}`).sort()).toEqual(
+      [`email:${ids.g}`, `sms:${ids.d}`, `sms:${ids.e}`].sort(),
+    );
     const counts = Object.fromEntries((await groups()).map((g) => [g.channel, g.deadLetters]));
     expect(counts).toEqual({ email: 1, sms: 2, push: 0 });
     for (const channel of ['email', 'sms', 'push'] as const) {
@@ -354,6 +414,8 @@ describe('redriving and dropping', () => {
   });
 
   it('refuses to redrive the dead letter of a malformed entry: 400, and the letter stays', async () => {
+    // Laid out by hand: key and id, then the entry's fields.
+    // prettier-ignore
     const bad = await stack.pub.admin.xadd(
       stack.pub.keys.stream, '*',
       'v', '1', 'id', 'dl-malformed', 'userId', 'dl-user-m', 'type', 'otp', 'payload', '{not json', 'ts', '1',

@@ -29,7 +29,13 @@ async function publishEmail(): Promise<{ id: string; streamId: string }> {
     method: 'POST',
     url: '/v1/notifications',
     headers: PUBLISH,
-    payload: { userId: `groups-${n}`, type: 'otp', body: `Code ${n}`, to: { email: `groups${n}@example.com` }, channels: ['email'] },
+    payload: {
+      userId: `groups-${n}`,
+      type: 'otp',
+      body: `Code ${n}`,
+      to: { email: `groups${n}@example.com` },
+      channels: ['email'],
+    },
   });
   expect(res.statusCode, res.body).toBe(202);
   return res.json();
@@ -37,7 +43,7 @@ async function publishEmail(): Promise<{ id: string; streamId: string }> {
 
 async function emailState(id: string): Promise<string> {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
-  return (res.json() as NotificationStatusView).channels.email.state;
+  return res.json<NotificationStatusView>().channels.email.state;
 }
 
 async function groups(): Promise<GroupStatus[]> {
@@ -52,7 +58,9 @@ async function email(): Promise<GroupStatus> {
 
 /** `name{channel="email",group="email_notifier_group"}`'s value in a Prometheus text exposition. */
 function gauge(text: string, name: string, channel = 'email'): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{channel="${channel}",group="${channel}_notifier_group"} `));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{channel="${channel}",group="${channel}_notifier_group"} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -126,11 +134,14 @@ describe('group status', () => {
     for (let i = 0; i < 19; i++) published.push(await publishEmail());
     // With the one published before any worker ran, 20 delivered.
     await stack.smtp.waitForMessages(20, 20_000);
-    for (const { id } of published) await waitFor(async () => (await emailState(id)) === 'delivered', { what: `${id} delivered` });
+    for (const { id } of published)
+      await waitFor(async () => (await emailState(id)) === 'delivered', { what: `${id} delivered` });
     let status = await waitFor(
       async () => {
         const g = await email();
-        return g.exists && g.pending === 0 && g.lag === 0 && g.lastDeliveredId === published.at(-1)!.streamId ? g : undefined;
+        return g.exists && g.pending === 0 && g.lag === 0 && g.lastDeliveredId === published.at(-1)!.streamId
+          ? g
+          : undefined;
       },
       { what: 'the email group to catch up' },
     );
@@ -176,9 +187,16 @@ describe('group status', () => {
     expect(gauge(metrics, 'herald_group_lag', 'push')).toBe(0);
 
     // A ghost consumer reads one entry and never acknowledges it.
-    const read = (await stack.pub.admin.xreadgroup('GROUP', GROUP, 'ghost-1', 'COUNT', 1, 'STREAMS', stack.pub.keys.stream, '>')) as [
-      string, [string, string[]][],
-    ][];
+    const read = (await stack.pub.admin.xreadgroup(
+      'GROUP',
+      GROUP,
+      'ghost-1',
+      'COUNT',
+      1,
+      'STREAMS',
+      stack.pub.keys.stream,
+      '>',
+    )) as [string, [string, string[]][]][];
     expect(read[0]![1][0]![0]).toBe(later[0]!.streamId);
     status = await waitFor(
       async () => {
@@ -196,7 +214,9 @@ describe('group status', () => {
     );
     expect(status.consumers).toHaveLength(2);
     // The age is the entry's, counted from its id.
-    expect(status.oldestPendingAgeMs).toBeGreaterThanOrEqual(Date.now() - Number(later[0]!.streamId.split('-')[0]) - 1000);
+    expect(status.oldestPendingAgeMs).toBeGreaterThanOrEqual(
+      Date.now() - Number(later[0]!.streamId.split('-')[0]) - 1000,
+    );
     // One reading answers scrapes for up to a second (GROUP_READING_FRESH_MS).
     metrics = await waitFor(
       async () => {

@@ -6,7 +6,11 @@ import { waitFor } from '../helpers/wait-for.js';
  * Live streams are capped per caller and in total, per publisher process (issue 12): each
  * holds a Redis connection and an HTTP connection for as long as its client stays.
  */
-const ctx = usePublisher({ HERALD_ADMIN_KEYS: 'ak1,ak2,ak3', HERALD_MAX_STREAMS: '3', HERALD_MAX_STREAMS_PER_KEY: '2' });
+const ctx = usePublisher({
+  HERALD_ADMIN_KEYS: 'ak1,ak2,ak3',
+  HERALD_MAX_STREAMS: '3',
+  HERALD_MAX_STREAMS_PER_KEY: '2',
+});
 
 function open(base: string, key: string): Promise<Response> {
   return fetch(`${base}/v1/stream`, { headers: { authorization: `Bearer ${key}` } });
@@ -27,7 +31,9 @@ async function refused(base: string, key: string, variable: string): Promise<voi
   const { error } = (await res.json()) as { error: { code: string; message: string } };
   expect(error.code).toBe('HERALD_ERR_RATE_LIMITED');
   expect(error.message).toContain(variable);
-  expect(error.message).not.toContain(variable === 'HERALD_MAX_STREAMS' ? 'HERALD_MAX_STREAMS_PER_KEY' : 'HERALD_MAX_STREAMS ');
+  expect(error.message).not.toContain(
+    variable === 'HERALD_MAX_STREAMS' ? 'HERALD_MAX_STREAMS_PER_KEY' : 'HERALD_MAX_STREAMS ',
+  );
 }
 
 /** Open a stream for `key` as soon as the publisher has seen a closed one go. */

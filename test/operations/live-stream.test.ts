@@ -83,8 +83,16 @@ class SseClient {
   }
 }
 
-async function openStream(base: string, query = '', headers: Record<string, string> = {}, signal?: AbortSignal): Promise<SseClient> {
-  const res = await fetch(`${base}/v1/stream${query}`, { headers: { authorization: 'Bearer ak', ...headers }, ...(signal ? { signal } : {}) });
+async function openStream(
+  base: string,
+  query = '',
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<SseClient> {
+  const res = await fetch(`${base}/v1/stream${query}`, {
+    headers: { authorization: 'Bearer ak', ...headers },
+    ...(signal ? { signal } : {}),
+  });
   expect(res.status).toBe(200);
   return new SseClient(res);
 }
@@ -93,7 +101,14 @@ async function publish(base: string, extra: Record<string, unknown> = {}): Promi
   const res = await fetch(`${base}/v1/notifications`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer pk' },
-    body: JSON.stringify({ userId: 'u1', type: 'otp', body: BODY, channels: ['email', 'sms'], to: { email: EMAIL, phone: PHONE }, ...extra }),
+    body: JSON.stringify({
+      userId: 'u1',
+      type: 'otp',
+      body: BODY,
+      channels: ['email', 'sms'],
+      to: { email: EMAIL, phone: PHONE },
+      ...extra,
+    }),
   });
   expect(res.status).toBe(202);
   return (await res.json()) as { id: string; streamId: string };
@@ -108,7 +123,9 @@ async function clientLines(): Promise<string[]> {
 
 /** Wait until a live-stream reader is blocked in XREAD on the publisher's stream. */
 async function readerBlocked(count = 1): Promise<void> {
-  await waitFor(async () => (await clientLines()).filter((l) => /\bcmd=xread\b/.test(l)).length >= count, { what: 'a blocked XREAD' });
+  await waitFor(async () => (await clientLines()).filter((l) => /\bcmd=xread\b/.test(l)).length >= count, {
+    what: 'a blocked XREAD',
+  });
 }
 
 describe('GET /v1/stream', () => {
@@ -159,7 +176,9 @@ describe('GET /v1/stream', () => {
       );
       await readerBlocked();
       const after = await publish(base, { id: 'later' });
-      await waitFor(() => client.entries().some((e) => e.id === after.streamId) || client.ended, { what: 'the later entry' });
+      await waitFor(() => client.entries().some((e) => e.id === after.streamId) || client.ended, {
+        what: 'the later entry',
+      });
       // The first entry was appended after the client had its 200 and before the later one.
       expect(client.entries().map((e) => e.id)).toEqual([id, after.streamId]);
     } finally {
@@ -209,7 +228,9 @@ describe('GET /v1/stream', () => {
   it('answers 400 for a bad `from`', async () => {
     const base = await ctx.pub.listen();
     for (const from of ['yesterday', '12-ab', '-1', '$']) {
-      const res = await fetch(`${base}/v1/stream?from=${encodeURIComponent(from)}`, { headers: { authorization: 'Bearer ak' } });
+      const res = await fetch(`${base}/v1/stream?from=${encodeURIComponent(from)}`, {
+        headers: { authorization: 'Bearer ak' },
+      });
       expect(res.status, from).toBe(400);
       const body = (await res.json()) as { error: { code: string } };
       expect(body.error.code).toBe('HERALD_ERR_VALIDATION');
@@ -238,7 +259,11 @@ describe('GET /v1/stream', () => {
     // body may follow), so the client waited for ever while a reader held a Redis connection.
     const base = await ctx.pub.listen();
     const before = (await clientLines()).length;
-    const res = await fetch(`${base}/v1/stream`, { method: 'HEAD', headers: { authorization: 'Bearer ak' }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${base}/v1/stream`, {
+      method: 'HEAD',
+      headers: { authorization: 'Bearer ak' },
+      signal: AbortSignal.timeout(5000),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(await res.text()).toBe('');
@@ -253,7 +278,9 @@ describe('GET /v1/stream', () => {
     await readerBlocked();
     expect((await clientLines()).length).toBe(before + 1);
     await cancelled.close();
-    await waitFor(async () => (await clientLines()).length === before, { what: 'the reader connection to close after cancel' });
+    await waitFor(async () => (await clientLines()).length === before, {
+      what: 'the reader connection to close after cancel',
+    });
 
     const controller = new AbortController();
     const aborted = await openStream(base, '', {}, controller.signal);
@@ -262,7 +289,9 @@ describe('GET /v1/stream', () => {
     expect((await clientLines()).length).toBe(before + 2);
     controller.abort();
     await aborted.finished;
-    await waitFor(async () => (await clientLines()).length === before + 1, { what: 'the reader connection to close after abort' });
+    await waitFor(async () => (await clientLines()).length === before + 1, {
+      what: 'the reader connection to close after abort',
+    });
 
     // The other client is not affected.
     const published = await publish(base, { id: 'still-here' });
@@ -292,7 +321,9 @@ describe('GET /v1/stream', () => {
       expect(Date.now() - started).toBeLessThan(4000);
       await Promise.all(clients.map((c) => c.finished));
       expect(clients.every((c) => c.ended)).toBe(true);
-      await waitFor(async () => (await clientLines()).every((l) => !/\bcmd=xread\b/.test(l)), { what: 'the readers to be gone' });
+      await waitFor(async () => (await clientLines()).every((l) => !/\bcmd=xread\b/.test(l)), {
+        what: 'the readers to be gone',
+      });
     } finally {
       if (!closed) await pub.close();
     }

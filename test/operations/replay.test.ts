@@ -27,7 +27,7 @@ async function publish(type: string): Promise<{ id: string; streamId: string; ad
     payload: { userId: `u${counter}`, type, body: 'Hello', channels: ['email'], to: { email: address } },
   });
   expect(res.statusCode, res.body).toBe(202);
-  return { ...res.json(), address };
+  return { ...res.json<{ id: string; streamId: string }>(), address };
 }
 
 function mails(address: string): number {
@@ -36,7 +36,7 @@ function mails(address: string): number {
 
 async function emailState(id: string) {
   const res = await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}`, headers: PUBLISH });
-  return (res.json() as NotificationStatusView).channels.email;
+  return res.json<NotificationStatusView>().channels.email;
 }
 
 async function replay(body: unknown, headers: Record<string, string> = ADMIN) {
@@ -45,11 +45,14 @@ async function replay(body: unknown, headers: Record<string, string> = ADMIN) {
 
 /** Wait until the email group has nothing left to read or acknowledge. */
 async function drained(): Promise<void> {
-  await waitFor(async () => {
-    const res = await stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: ADMIN });
-    const email = res.json().groups.find((g: { channel: string }) => g.channel === 'email');
-    return email.exists && email.lag === 0 && email.pending === 0;
-  }, { what: 'the email group to drain' });
+  await waitFor(
+    async () => {
+      const res = await stack.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: ADMIN });
+      const email = res.json().groups.find((g: { channel: string }) => g.channel === 'email');
+      return email.exists && email.lag === 0 && email.pending === 0;
+    },
+    { what: 'the email group to drain' },
+  );
 }
 
 describe('replay', () => {
@@ -69,7 +72,10 @@ describe('replay', () => {
     expect(res.json().entries).toBeGreaterThanOrEqual(4);
 
     await stack.spawnWorker('email');
-    for (const n of promo) await waitFor(async () => (await emailState(n.id)).state === 'delivered', { what: `${n.id} delivered by the replay` });
+    for (const n of promo)
+      await waitFor(async () => (await emailState(n.id)).state === 'delivered', {
+        what: `${n.id} delivered by the replay`,
+      });
     await drained();
     for (const n of [...otp, ...promo]) expect(mails(n.address)).toBe(1);
   });
@@ -123,9 +129,15 @@ describe('replay', () => {
     expect(mails(lost.address)).toBe(1);
 
     // Its dead letter is still there; redriving it now must not send a second mail.
-    const letters = (await stack.pub.app.inject({ method: 'GET', url: '/v1/dead-letters?channel=email', headers: ADMIN })).json().deadLetters;
+    const letters = (
+      await stack.pub.app.inject({ method: 'GET', url: '/v1/dead-letters?channel=email', headers: ADMIN })
+    ).json().deadLetters;
     const letter = letters.find((l: { id: string }) => l.id === lost.id);
-    const redrive = await stack.pub.app.inject({ method: 'POST', url: `/v1/dead-letters/${letter.dlqId}/redrive`, headers: ADMIN });
+    const redrive = await stack.pub.app.inject({
+      method: 'POST',
+      url: `/v1/dead-letters/${letter.dlqId}/redrive`,
+      headers: ADMIN,
+    });
     expect(redrive.statusCode).toBe(200);
     expect(redrive.json()).toMatchObject({ id: lost.id, status: 'already_delivered', streamId: null });
     await drained();
@@ -138,7 +150,9 @@ describe('replay', () => {
     expect(res.statusCode, res.body).toBe(200);
     const later = await publish('otp');
     await stack.spawnWorker('email');
-    await waitFor(() => mails(later.address) === 1, { what: 'a notification published after the replay to be delivered' });
+    await waitFor(() => mails(later.address) === 1, {
+      what: 'a notification published after the replay to be delivered',
+    });
   });
 
   it('refuses a start already trimmed away, naming the oldest entry left', async () => {
@@ -172,13 +186,20 @@ describe('replay', () => {
     const res = await replay({ from: new Date(Date.now() + 3_600_000).toISOString() });
     expect(res.statusCode, res.body).toBe(200);
     await stack.spawnWorker('email');
-    await waitFor(() => mails(unread.address) === 1, { what: 'the notification published before the replay to be delivered' });
+    await waitFor(() => mails(unread.address) === 1, {
+      what: 'the notification published before the replay to be delivered',
+    });
   });
 
   it('needs an admin key, a known channel and a readable start', async () => {
     expect((await replay({ from: '0' }, PUBLISH)).statusCode).toBe(403);
     expect((await replay({ from: '0' }, {})).statusCode).toBe(401);
-    const unknown = await stack.pub.app.inject({ method: 'POST', url: '/v1/groups/fax/replay', headers: ADMIN, payload: { from: '0' } });
+    const unknown = await stack.pub.app.inject({
+      method: 'POST',
+      url: '/v1/groups/fax/replay',
+      headers: ADMIN,
+      payload: { from: '0' },
+    });
     expect(unknown.statusCode).toBe(404);
     const bad = await replay({ from: 'yesterday' });
     expect(bad.statusCode).toBe(400);

@@ -62,7 +62,13 @@ interface Setup {
   trimmer: Trimmer;
 }
 
-function setup(options: { retentionS: number; deadLetterMaxLen?: number; logger?: Logger; keys?: Keys; redis?: Redis }): Setup {
+function setup(options: {
+  retentionS: number;
+  deadLetterMaxLen?: number;
+  logger?: Logger;
+  keys?: Keys;
+  redis?: Redis;
+}): Setup {
   const redis = options.redis ?? connect();
   const keys = options.keys ?? freshKeys();
   const registry = new Registry();
@@ -95,7 +101,8 @@ async function createGroup(redis: Redis, stream: string, group: string): Promise
 
 /** XREADGROUP `count` new entries for `group`; answers their ids. */
 async function readGroup(redis: Redis, stream: string, group: string, count: number): Promise<string[]> {
-  const reply = (await redis.xreadgroup('GROUP', group, 'c1', 'COUNT', count, 'STREAMS', stream, '>')) as [string, [string, string[]][]][] | null;
+  const reply = (await redis.xreadgroup('GROUP', group, 'c1', 'COUNT', count, 'STREAMS', stream, '>')) as
+    [string, [string, string[]][]][] | null;
   return (reply?.[0]?.[1] ?? []).map(([id]) => id);
 }
 
@@ -274,6 +281,8 @@ describe('Trimmer: entries the MAXLEN cap evicted before a group read them', () 
 
 /** A dead letter as the settle script writes it: its own 6 fields, then the entry's. */
 function letterFields(channel: string, i: number): string[] {
+  // Laid out by hand: the letter's own fields, then the entry's.
+  // prettier-ignore
   return [
     'channel', channel, 'streamId', idAt(i), 'id', `n-${i}`, 'reason', 'permanent', 'attempts', '1', 'error', 'x',
     'v', '1', 'id', `n-${i}`, 'userId', 'u1', 'type', 'otp', 'payload', '{"body":"hi"}', 'ts', String(T0 + i * 1000),
@@ -297,11 +306,30 @@ async function counts(redis: Redis, keys: Keys): Promise<Record<string, number>>
 }
 
 /** 12 email and 8 sms letters, interleaved. */
-const channels = ['email', 'email', 'sms', 'email', 'sms', 'email', 'email', 'sms', 'email', 'sms',
-  'email', 'sms', 'email', 'email', 'sms', 'email', 'sms', 'email', 'sms', 'email'];
+const channels = [
+  'email',
+  'email',
+  'sms',
+  'email',
+  'sms',
+  'email',
+  'email',
+  'sms',
+  'email',
+  'sms',
+  'email',
+  'sms',
+  'email',
+  'email',
+  'sms',
+  'email',
+  'sms',
+  'email',
+  'sms',
+  'email',
+];
 
 describe('Trimmer: dead letters', () => {
-
   it('drops the oldest past HERALD_DLQ_MAXLEN and decrements the counts per channel', async () => {
     const { redis, keys, trimmer } = setup({ retentionS: 3600, deadLetterMaxLen: 5 });
     const ids = await addDeadLetters(redis, keys, channels);

@@ -43,7 +43,10 @@ interface Route {
  * routes from the app itself (Fastify's onRoute), and the first test fails on a route missing
  * here: a new route cannot be left out of the auth tests.
  */
-const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: string; body?: unknown; userToken?: true }> = {
+const ROUTE_TABLE: Record<
+  string,
+  { role: 'public' | 'publish' | 'admin'; url?: string; body?: unknown; userToken?: true }
+> = {
   'GET /healthz': { role: 'public' },
   'GET /readyz': { role: 'public' },
   'GET /metrics': { role: 'public' },
@@ -56,7 +59,11 @@ const ROUTE_TABLE: Record<string, { role: 'public' | 'publish' | 'admin'; url?: 
   'DELETE /v1/users/:userId': { role: 'admin' },
   'POST /v1/users/:userId/tokens': { role: 'publish' },
   'POST /v1/users/:userId/push-subscriptions': { role: 'publish', body: browserSubscription(), userToken: true },
-  'DELETE /v1/users/:userId/push-subscriptions': { role: 'publish', url: `/v1/users/u/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}`, userToken: true },
+  'DELETE /v1/users/:userId/push-subscriptions': {
+    role: 'publish',
+    url: `/v1/users/u/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}`,
+    userToken: true,
+  },
   'GET /v1/push/vapid-public-key': { role: 'publish', userToken: true },
   'GET /v1/groups': { role: 'admin' },
   'POST /v1/groups/:channel/replay': { role: 'admin', body: { from: '0' } },
@@ -84,7 +91,10 @@ function appRoutes(): (Route & { role: 'public' | 'publish' | 'admin'; userToken
   return pub.routes.map((route) => {
     const method = String(route.method) as Method;
     const entry = ROUTE_TABLE[`${method === 'HEAD' ? 'GET' : method} ${route.url}`];
-    if (!entry) throw new Error(`${method} ${route.url} is not in ROUTE_TABLE: say which key it needs and give a request it accepts`);
+    if (!entry)
+      throw new Error(
+        `${method} ${route.url} is not in ROUTE_TABLE: say which key it needs and give a request it accepts`,
+      );
     const url = entry.url ?? route.url.replace(/:([A-Za-z]+)/g, (_m, name: string) => PARAMS[name]!);
     return {
       method,
@@ -115,7 +125,9 @@ async function writtenKeys(): Promise<string[]> {
   // sessions that the public sign-in route makes from its admin key.
   const budget = pub.keys.requestBudget('');
   const session = pub.keys.dashboardSession('');
-  const keys = (await pub.admin.keys(`${pub.config.HERALD_KEY_PREFIX}*`)).filter((k) => !k.startsWith(budget) && !k.startsWith(session));
+  const keys = (await pub.admin.keys(`${pub.config.HERALD_KEY_PREFIX}*`)).filter(
+    (k) => !k.startsWith(budget) && !k.startsWith(session),
+  );
   if (await pub.admin.exists(pub.keys.stream)) keys.push(pub.keys.stream);
   return keys;
 }
@@ -150,7 +162,10 @@ async function exercisePublishRoutes(authorization: string | undefined, tag: str
   const user = await inject('GET', `/v1/users/${userId}`);
   expect(user.statusCode).toBe(200);
   expect(user.json()).toMatchObject({ userId, email: 'u@example.com', pushSubscriptions: [{ endpoint: ENDPOINT }] });
-  const removed = await inject('DELETE', `/v1/users/${userId}/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}`);
+  const removed = await inject(
+    'DELETE',
+    `/v1/users/${userId}/push-subscriptions?endpoint=${encodeURIComponent(ENDPOINT)}`,
+  );
   expect(removed.statusCode).toBe(204);
   const vapid = await inject('GET', '/v1/push/vapid-public-key');
   expect(vapid.statusCode).toBe(200);
@@ -183,14 +198,19 @@ describe('with HERALD_API_KEYS=pk1,pk2 and HERALD_ADMIN_KEYS=ak1', () => {
   ];
 
   it('ROUTE_TABLE names every route the app registers, and nothing else', () => {
-    const registered = new Set(pub.routes.filter((r) => r.method !== 'HEAD').map((r) => `${String(r.method)} ${r.url}`));
+    const registered = new Set(
+      pub.routes.filter((r) => r.method !== 'HEAD').map((r) => `${String(r.method)} ${r.url}`),
+    );
     expect([...registered].sort()).toEqual(Object.keys(ROUTE_TABLE).sort());
     expect(appRoutes().length).toBeGreaterThan(Object.keys(ROUTE_TABLE).length);
   });
 
   describe.each(BAD_HEADERS)('with %s', (_name, header) => {
     it('every route that needs a key answers 401 HERALD_ERR_UNAUTHORIZED and does nothing; public ones answer', async () => {
-      for (const route of [...appRoutes(), { method: 'GET' as const, url: '/v1/no-such-route', role: 'publish' as const, label: 'an unknown route' }]) {
+      for (const route of [
+        ...appRoutes(),
+        { method: 'GET' as const, url: '/v1/no-such-route', role: 'publish' as const, label: 'an unknown route' },
+      ]) {
         const res = await call(route, header);
         if (route.role === 'public') {
           expect([401, 403], route.label).not.toContain(res.statusCode);
@@ -251,7 +271,10 @@ describe('with HERALD_API_KEYS=pk1,pk2 and HERALD_ADMIN_KEYS=ak1', () => {
       }
     }
     // Another user's browser routes, whatever the route would accept.
-    const other = await call({ method: 'POST', url: '/v1/users/v/push-subscriptions', body: browserSubscription() }, `Bearer ${token}`);
+    const other = await call(
+      { method: 'POST', url: '/v1/users/v/push-subscriptions', body: browserSubscription() },
+      `Bearer ${token}`,
+    );
     expect(other.statusCode).toBe(403);
     expect(other.json().error.message).toContain('outside this user token');
     expect(await pub.admin.exists(pub.keys.pushSubscriptions('v'))).toBe(0);
@@ -294,16 +317,19 @@ describe('with HERALD_API_KEYS=pk1,pk2 and HERALD_ADMIN_KEYS=ak1', () => {
     }
   });
 
-  it.each(['pk1', 'pk2'])('DELETE /v1/users/:userId with publish key %s answers 403 HERALD_ERR_FORBIDDEN and keeps the user', async (key) => {
-    await call({ method: 'PUT', url: '/v1/users/u', body: { email: 'u@example.com' } }, 'Bearer pk1');
-    const res = await call({ method: 'DELETE', url: '/v1/users/u' }, `Bearer ${key}`);
-    expect(res.statusCode).toBe(403);
-    expect(res.json().error.code).toBe('HERALD_ERR_FORBIDDEN');
-    expect(await pub.admin.hget(pub.keys.user('u'), 'email')).toBe('u@example.com');
-    const admin = await call({ method: 'DELETE', url: '/v1/users/u' }, 'Bearer ak1');
-    expect(admin.statusCode).toBe(204);
-    expect(await pub.admin.exists(pub.keys.user('u'))).toBe(0);
-  });
+  it.each(['pk1', 'pk2'])(
+    'DELETE /v1/users/:userId with publish key %s answers 403 HERALD_ERR_FORBIDDEN and keeps the user',
+    async (key) => {
+      await call({ method: 'PUT', url: '/v1/users/u', body: { email: 'u@example.com' } }, 'Bearer pk1');
+      const res = await call({ method: 'DELETE', url: '/v1/users/u' }, `Bearer ${key}`);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error.code).toBe('HERALD_ERR_FORBIDDEN');
+      expect(await pub.admin.hget(pub.keys.user('u'), 'email')).toBe('u@example.com');
+      const admin = await call({ method: 'DELETE', url: '/v1/users/u' }, 'Bearer ak1');
+      expect(admin.statusCode).toBe(204);
+      expect(await pub.admin.exists(pub.keys.user('u'))).toBe(0);
+    },
+  );
 
   it.each([
     ['/healthz', { status: 'ok' }],
@@ -400,27 +426,31 @@ describe('the entry point (services/publisher/src/main.ts)', () => {
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined && !/^(HERALD_|VAPID_|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/.test(name)) base[name] = value;
     }
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/publisher/src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...base,
-        REDIS_URL: redisServer.url,
-        HERALD_STREAM: `test:${unique}:notifications`,
-        HERALD_KEY_PREFIX: `test:${unique}:`,
-        LOG_LEVEL: 'info',
-        PORT: '0',
-        ...env,
+    const child = spawn(
+      process.execPath,
+      ['--conditions=development', '--import', 'tsx', 'services/publisher/src/main.ts'],
+      {
+        cwd: ROOT,
+        env: {
+          ...base,
+          REDIS_URL: redisServer.url,
+          HERALD_STREAM: `test:${unique}:notifications`,
+          HERALD_KEY_PREFIX: `test:${unique}:`,
+          LOG_LEVEL: 'info',
+          PORT: '0',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     const run: Run = {
       child,
       stdout: '',
       stderr: '',
       exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
     };
-    child.stdout!.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
     runs.push(run);
     return run;
   }

@@ -47,7 +47,10 @@ function expectErrorObject(value: unknown): ErrorBody['error'] {
   const { error } = value as ErrorBody;
   expect(error).toBeTypeOf('object');
   const keys = Object.keys(error).sort();
-  expect([['code', 'message'], ['code', 'issues', 'message']]).toContainEqual(keys);
+  expect([
+    ['code', 'message'],
+    ['code', 'issues', 'message'],
+  ]).toContainEqual(keys);
   expect(error.code).toMatch(/^HERALD_ERR_[A-Z_]+$/);
   expect(error.message).toBeTypeOf('string');
   expect(error.message.length).toBeGreaterThan(0);
@@ -118,7 +121,12 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('names an unknown field of an item by its path under notifications.<index>.', async () => {
-    const res = await postBatch({ notifications: [{ ...valid, id: 'u-0' }, { ...valid, id: 'u-1', extra: true }] });
+    const res = await postBatch({
+      notifications: [
+        { ...valid, id: 'u-0' },
+        { ...valid, id: 'u-1', extra: true },
+      ],
+    });
     expect(res.statusCode).toBe(202);
     const error = expectErrorObject(res.json().results[1]);
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
@@ -126,7 +134,12 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('answers 400 with the error shape and the results when no item is valid', async () => {
-    const res = await postBatch({ notifications: [{ ...valid, body: '' }, { ...valid, userId: 'u'.repeat(129) }] });
+    const res = await postBatch({
+      notifications: [
+        { ...valid, body: '' },
+        { ...valid, userId: 'u'.repeat(129) },
+      ],
+    });
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(['error', 'results']);
@@ -134,8 +147,20 @@ describe('POST /v1/notifications/batch', () => {
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
     expect(error.issues!.map((i) => i.path)).toEqual(['notifications.0.body', 'notifications.1.userId']);
     expect(body.results).toEqual([
-      { error: { code: 'HERALD_ERR_VALIDATION', message: expect.any(String), issues: [{ path: 'notifications.0.body', message: expect.any(String) }] } },
-      { error: { code: 'HERALD_ERR_VALIDATION', message: expect.any(String), issues: [{ path: 'notifications.1.userId', message: expect.any(String) }] } },
+      {
+        error: {
+          code: 'HERALD_ERR_VALIDATION',
+          message: expect.any(String),
+          issues: [{ path: 'notifications.0.body', message: expect.any(String) }],
+        },
+      },
+      {
+        error: {
+          code: 'HERALD_ERR_VALIDATION',
+          message: expect.any(String),
+          issues: [{ path: 'notifications.1.userId', message: expect.any(String) }],
+        },
+      },
     ]);
     expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(0);
   });
@@ -143,7 +168,12 @@ describe('POST /v1/notifications/batch', () => {
   it('reports an id published before as duplicate with the same streamId, and appends nothing for it', async () => {
     const first = await post({ ...valid, id: 'seen-1' });
     expect(first.statusCode).toBe(202);
-    const res = await postBatch({ notifications: [{ ...valid, id: 'seen-1' }, { ...valid, id: 'new-1' }] });
+    const res = await postBatch({
+      notifications: [
+        { ...valid, id: 'seen-1' },
+        { ...valid, id: 'new-1' },
+      ],
+    });
     expect(res.statusCode).toBe(202);
     const { results } = res.json();
     expect(results[0]).toEqual({ id: 'seen-1', streamId: first.json().streamId, status: 'duplicate' });
@@ -160,7 +190,12 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('takes the same id twice in one batch as one notification: accepted, then duplicate, one entry', async () => {
-    const res = await postBatch({ notifications: [{ ...valid, id: 'twice-1' }, { ...valid, id: 'twice-1' }] });
+    const res = await postBatch({
+      notifications: [
+        { ...valid, id: 'twice-1' },
+        { ...valid, id: 'twice-1' },
+      ],
+    });
     expect(res.statusCode).toBe(202);
     const { results } = res.json();
     expect(results[0]).toEqual({ id: 'twice-1', streamId: expect.stringMatching(STREAM_ID), status: 'accepted' });
@@ -185,7 +220,12 @@ describe('POST /v1/notifications/batch', () => {
 
   it('reports HERALD_ERR_IDEMPOTENCY_MISMATCH for an id published before with other content', async () => {
     await post({ ...valid, id: 'mm-2' });
-    const res = await postBatch({ notifications: [{ ...valid, id: 'mm-2', title: 'Changed' }, { ...valid, id: 'ok-2' }] });
+    const res = await postBatch({
+      notifications: [
+        { ...valid, id: 'mm-2', title: 'Changed' },
+        { ...valid, id: 'ok-2' },
+      ],
+    });
     expect(res.statusCode).toBe(202);
     const { results } = res.json();
     expect(expectErrorObject(results[0]).code).toBe('HERALD_ERR_IDEMPOTENCY_MISMATCH');
@@ -197,7 +237,9 @@ describe('POST /v1/notifications/batch', () => {
     ['0 items', 0],
     ['1001 items', 1001],
   ])('answers 400 HERALD_ERR_VALIDATION for %s', async (_name, count) => {
-    const res = await postBatch({ notifications: Array.from({ length: count }, (_, i) => ({ ...valid, id: `c-${i}` })) });
+    const res = await postBatch({
+      notifications: Array.from({ length: count }, (_, i) => ({ ...valid, id: `c-${i}` })),
+    });
     expect(res.statusCode).toBe(400);
     const error = expectErrorBody(res.json(), 'HERALD_ERR_VALIDATION');
     expect(error.issues!.map((i) => i.path)).toEqual(['notifications']);
@@ -205,7 +247,9 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('takes exactly 1000 items', async () => {
-    const res = await postBatch({ notifications: Array.from({ length: 1000 }, (_, i) => ({ ...valid, id: `k-${i}` })) });
+    const res = await postBatch({
+      notifications: Array.from({ length: 1000 }, (_, i) => ({ ...valid, id: `k-${i}` })),
+    });
     expect(res.statusCode).toBe(202);
     expect(res.json().results).toHaveLength(1000);
     expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1000);

@@ -42,7 +42,9 @@ describe('HERALD_MAX_CONNECTIONS', () => {
       }
 
       held.shift()!.close();
-      await waitFor(async () => (await connectionCount(server)) === 3, { what: 'the publisher to see the connection closed' });
+      await waitFor(async () => (await connectionCount(server)) === 3, {
+        what: 'the publisher to see the connection closed',
+      });
       held.push(await served(port));
       expect(await connectionCount(server)).toBe(4);
     } finally {

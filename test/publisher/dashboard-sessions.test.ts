@@ -11,7 +11,9 @@ const ctx = usePublisher({ HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: 'ak' });
 
 /** A cookie as the old code signed it, for these admin keys and this expiry. */
 function forgedCookie(adminKeys: string[], expires: number): string {
-  const secret = createHash('sha256').update(`herald-dashboard\n${[...adminKeys].sort().join('\n')}`).digest();
+  const secret = createHash('sha256')
+    .update(`herald-dashboard\n${[...adminKeys].sort().join('\n')}`)
+    .digest();
   return `herald_session=${expires}.${createHmac('sha256', secret).update(String(expires)).digest('base64url')}`;
 }
 
@@ -34,7 +36,11 @@ describe('dashboard sessions', () => {
   it('a cookie signed the old way, with no key at all, is refused on every kind of route', async () => {
     for (const cookie of [forgedCookie(['ak'], Date.now() + 3_600_000), forgedCookie([], 100_000_000_000_000)]) {
       expect(await reach(ctx.pub, cookie)).toEqual([401, 401]);
-      const deleted = await ctx.pub.app.inject({ method: 'DELETE', url: '/v1/users/u1', headers: { cookie, 'x-herald-dashboard': '1' } });
+      const deleted = await ctx.pub.app.inject({
+        method: 'DELETE',
+        url: '/v1/users/u1',
+        headers: { cookie, 'x-herald-dashboard': '1' },
+      });
       expect(deleted.statusCode).toBe(401);
     }
   });
@@ -55,9 +61,19 @@ describe('dashboard sessions', () => {
   it('a session grants exactly the admin role; a request that changes something needs the header', async () => {
     const cookie = await signIn(ctx.pub);
     expect(await reach(ctx.pub, cookie)).toEqual([200, 404]);
-    const withoutHeader = await ctx.pub.app.inject({ method: 'POST', url: '/v1/groups/email/replay', headers: { cookie }, payload: { from: '0' } });
+    const withoutHeader = await ctx.pub.app.inject({
+      method: 'POST',
+      url: '/v1/groups/email/replay',
+      headers: { cookie },
+      payload: { from: '0' },
+    });
     expect(withoutHeader.statusCode).toBe(403);
-    const withHeader = await ctx.pub.app.inject({ method: 'POST', url: '/v1/groups/email/replay', headers: { cookie, 'x-herald-dashboard': '1' }, payload: { from: '0' } });
+    const withHeader = await ctx.pub.app.inject({
+      method: 'POST',
+      url: '/v1/groups/email/replay',
+      headers: { cookie, 'x-herald-dashboard': '1' },
+      payload: { from: '0' },
+    });
     expect(withHeader.statusCode).toBe(200);
   });
 
@@ -91,7 +107,11 @@ describe('dashboard sessions', () => {
 
   it('with no admin key there is no sign-in and no cookie is accepted', async () => {
     await ctx.restart({ HERALD_API_KEYS: 'pk', HERALD_ADMIN_KEYS: '' });
-    const signInAttempt = await ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', payload: { key: 'pk' } });
+    const signInAttempt = await ctx.pub.app.inject({
+      method: 'POST',
+      url: '/dashboard/session',
+      payload: { key: 'pk' },
+    });
     expect(signInAttempt.statusCode).toBe(403);
     expect(signInAttempt.json().error.message).toContain('HERALD_ADMIN_KEYS');
     expect(signInAttempt.headers['set-cookie']).toBeUndefined();
@@ -101,16 +121,22 @@ describe('dashboard sessions', () => {
     expect(state.json()).toEqual({ signedIn: false, open: false, canSignIn: false });
   });
 
-  it('signing in again replaces the session; a session spends its admin key\'s budget', async () => {
+  it("signing in again replaces the session; a session spends its admin key's budget", async () => {
     await ctx.restart({ HERALD_RATE_LIMIT: '4' });
     const first = await signIn(ctx.pub);
     const headers = { cookie: first };
-    const second = (await ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers, payload: { key: 'ak' } })).headers['set-cookie'];
+    const second = (
+      await ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers, payload: { key: 'ak' } })
+    ).headers['set-cookie'];
     expect(await reach(ctx.pub, first)).toEqual([401, 401]);
     const cookie = String(second).split(';')[0]!;
     expect(await ctx.pub.admin.keys(ctx.pub.keys.dashboardSession('*'))).toHaveLength(1);
     // The key's own requests and the session's draw on one budget of 4 a minute.
-    for (let i = 0; i < 3; i++) expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { authorization: 'Bearer ak' } })).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { authorization: 'Bearer ak' } }))
+          .statusCode,
+      ).toBe(200);
     expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(200);
     expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { cookie } })).statusCode).toBe(429);
   });

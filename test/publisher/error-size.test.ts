@@ -22,7 +22,12 @@ interface ErrorAnswer {
 }
 
 function postBatch(payload: string) {
-  return ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications/batch', headers: { 'content-type': 'application/json' }, payload });
+  return ctx.pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications/batch',
+    headers: { 'content-type': 'application/json' },
+    payload,
+  });
 }
 
 describe('HeraldError.toBody', () => {
@@ -33,11 +38,17 @@ describe('HeraldError.toBody', () => {
     expect(error.message).toMatch(/^The request is invalid \(20 of 25 issues listed; .+\)$/);
 
     const few = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', issues.slice(0, 3)).toBody();
-    expect(few.error).toEqual({ code: 'HERALD_ERR_VALIDATION', message: 'The request is invalid', issues: issues.slice(0, 3) });
+    expect(few.error).toEqual({
+      code: 'HERALD_ERR_VALIDATION',
+      message: 'The request is invalid',
+      issues: issues.slice(0, 3),
+    });
   });
 
   it('clips a long issue path or message in its middle: field names are the client text', () => {
-    const long = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', [{ path: 'a'.repeat(100_000), message: 'b'.repeat(100_000) }]);
+    const long = new HeraldError('HERALD_ERR_VALIDATION', 'The request is invalid', [
+      { path: 'a'.repeat(100_000), message: 'b'.repeat(100_000) },
+    ]);
     const { error } = long.toBody();
     expect(JSON.stringify(error).length).toBeLessThan(1000);
     expect(error.issues![0]!.path).toMatch(/^a+…a+$/);
@@ -47,9 +58,14 @@ describe('HeraldError.toBody', () => {
 describe('POST /v1/notifications', () => {
   it('answers a body of thousands of unknown fields with 20 issues in a small answer', async () => {
     const payload = JSON.stringify({ ...VALID, ...unknownFields(6000) });
-    const res = await ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload });
+    const res = await ctx.pub.app.inject({
+      method: 'POST',
+      url: '/v1/notifications',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
     expect(res.statusCode).toBe(400);
-    const { error } = res.json() as ErrorAnswer;
+    const { error } = res.json<ErrorAnswer>();
     expect(error.code).toBe('HERALD_ERR_VALIDATION');
     expect(error.issues).toHaveLength(20);
     expect(error.issues![0]).toEqual({ path: 'k0', message: 'unknown field' });
@@ -67,7 +83,7 @@ describe('POST /v1/notifications/batch', () => {
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(400);
     expect(res.payload.length).toBeLessThanOrEqual(payload.length);
-    const answer = res.json() as ErrorAnswer;
+    const answer = res.json<ErrorAnswer>();
     expect(answer.error.code).toBe('HERALD_ERR_VALIDATION');
     expect(answer.error.issues!.length).toBeLessThanOrEqual(20);
     expect(answer.error.message).toMatch(/of 123000 issues listed/);
@@ -84,10 +100,12 @@ describe('POST /v1/notifications/batch', () => {
   });
 
   it('lists up to 20 issues for each bad item of a small batch', async () => {
-    const payload = JSON.stringify({ notifications: Array.from({ length: 10 }, () => ({ ...VALID, ...unknownFields(30) })) });
+    const payload = JSON.stringify({
+      notifications: Array.from({ length: 10 }, () => ({ ...VALID, ...unknownFields(30) })),
+    });
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(400);
-    const answer = res.json() as ErrorAnswer;
+    const answer = res.json<ErrorAnswer>();
     for (const result of answer.results!) {
       if (!('error' in result)) throw new Error('an item was not refused');
       expect(result.error.issues).toHaveLength(20);
@@ -102,7 +120,7 @@ describe('POST /v1/notifications/batch', () => {
     const res = await postBatch(payload);
     expect(res.statusCode).toBe(202);
     expect(res.payload.length).toBeLessThanOrEqual(payload.length);
-    const { results } = res.json() as { results: ErrorAnswer['results'] };
+    const { results } = res.json<{ results: ErrorAnswer['results'] }>();
     expect(results![999]).toMatchObject({ status: 'accepted' });
     expect(results!.slice(0, 999).every((r) => 'error' in r && r.error.issues!.length <= 20)).toBe(true);
   });

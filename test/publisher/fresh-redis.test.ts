@@ -20,7 +20,10 @@ describe('a Redis where nothing was published yet', () => {
     for (const { method, path, body } of requests) {
       // Each request meets an empty Redis, whatever the one before it wrote.
       await ctx.pub.admin.flushall();
-      const [response] = await rawExchange(port, plainRequest(method, path, { authorization: 'Bearer ak', body }), { head: method === 'HEAD', timeoutMs: 5000 });
+      const [response] = await rawExchange(port, plainRequest(method, path, { authorization: 'Bearer ak', body }), {
+        head: method === 'HEAD',
+        timeoutMs: 5000,
+      });
       expect(response, `${method} ${path}: no answer`).toBeDefined();
       checkAnswer(`${method} ${path}`, response!.status, response!.body, { head: method === 'HEAD' });
       answers.push(`${method} ${path} ${response!.status}`);

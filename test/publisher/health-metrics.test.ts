@@ -19,7 +19,12 @@ describe('health and metrics', () => {
 
   it('counts notifications by outcome and times requests in Prometheus text', async () => {
     const send = (payload: unknown) =>
-      ctx.pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'content-type': 'application/json' }, payload: payload as object });
+      ctx.pub.app.inject({
+        method: 'POST',
+        url: '/v1/notifications',
+        headers: { 'content-type': 'application/json' },
+        payload: payload as object,
+      });
     const n = { id: 'm-1', userId: 'u', type: 'otp', body: 'b' };
     expect((await send(n)).statusCode).toBe(202);
     expect((await send(n)).statusCode).toBe(200);
@@ -33,7 +38,10 @@ describe('health and metrics', () => {
     expect(metricValue(text, 'herald_notifications_published_total{outcome="duplicate"}')).toBe(1);
     expect(metricValue(text, 'herald_notifications_published_total{outcome="rejected"}')).toBe(2);
     expect(
-      metricValue(text, 'herald_http_request_duration_seconds_count{method="POST",route="/v1/notifications",status_code="202"}'),
+      metricValue(
+        text,
+        'herald_http_request_duration_seconds_count{method="POST",route="/v1/notifications",status_code="202"}',
+      ),
     ).toBe(1);
     expect(text).toContain('herald_publisher_process_resident_memory_bytes');
   });
@@ -41,7 +49,11 @@ describe('health and metrics', () => {
   it('reads the groups from Redis at most once a second, however fast /metrics is scraped', async () => {
     /** Commands Redis has run since its statistics were reset. */
     const commandsRun = async () =>
-      [...(await ctx.pub.admin.info('commandstats')).matchAll(/^cmdstat_([\w|]+):calls=(\d+).*rejected_calls=(\d+),failed_calls=(\d+)/gm)]
+      [
+        ...(await ctx.pub.admin.info('commandstats')).matchAll(
+          /^cmdstat_([\w|]+):calls=(\d+).*rejected_calls=(\d+),failed_calls=(\d+)/gm,
+        ),
+      ]
         .filter(([, name]) => !/^(info|config)/.test(name!))
         .reduce((sum, [, , calls, rejected, failed]) => sum + Number(calls) + Number(rejected) + Number(failed), 0);
     // Over a real socket: in-process inject() can run scrapes back to back in one turn of the event loop.
@@ -53,12 +65,15 @@ describe('health and metrics', () => {
     };
     // A stream and a group to read.
     await ctx.pub.admin.xgroup('CREATE', ctx.pub.keys.stream, ctx.pub.keys.group('email'), '0', 'MKSTREAM');
-    await waitFor(async () => {
-      // Wait out any reading still fresh from an earlier scrape: the next scrape must read.
-      await ctx.pub.admin.config('RESETSTAT');
-      await scrape();
-      return (await commandsRun()) > 0;
-    }, { what: 'a scrape that reads the groups' });
+    await waitFor(
+      async () => {
+        // Wait out any reading still fresh from an earlier scrape: the next scrape must read.
+        await ctx.pub.admin.config('RESETSTAT');
+        await scrape();
+        return (await commandsRun()) > 0;
+      },
+      { what: 'a scrape that reads the groups' },
+    );
     const oneReading = await commandsRun();
 
     const started = Date.now();

@@ -15,7 +15,12 @@ describe('limits configuration', () => {
   });
 
   it('stops on bad values with one line per variable, naming it and the range', () => {
-    const env = { HERALD_BODY_TIMEOUT_MS: '10s', HERALD_MAX_CONNECTIONS: '0', HERALD_MAX_STREAMS: '-1', HERALD_MAX_STREAMS_PER_KEY: 'many' };
+    const env = {
+      HERALD_BODY_TIMEOUT_MS: '10s',
+      HERALD_MAX_CONNECTIONS: '0',
+      HERALD_MAX_STREAMS: '-1',
+      HERALD_MAX_STREAMS_PER_KEY: 'many',
+    };
     expect(configErrorLines(publisherEnv, env)).toEqual([
       'HERALD_BODY_TIMEOUT_MS: expected a whole number from 100 to 600000',
       'HERALD_MAX_CONNECTIONS: expected a whole number from 1 to 1000000',

@@ -13,7 +13,9 @@ describe('security headers of the pages', () => {
   it.each(PAGES)('%s may not be framed, nor sniffed, nor leak its address', async (url) => {
     const res = await ctx.pub.app.inject({ method: 'GET', url });
     expect(res.statusCode).toBe(200);
-    const policy = String(res.headers['content-security-policy']).split(';').map((d) => d.trim());
+    const policy = String(res.headers['content-security-policy'])
+      .split(';')
+      .map((d) => d.trim());
     expect(policy).toContain("frame-ancestors 'none'");
     expect(policy).toContain("default-src 'self'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');

@@ -16,7 +16,11 @@ afterAll(async () => {
 
 describe('publisher process', () => {
   it('stops with exit code 1 and one line per bad variable, naming it', async () => {
-    const proc = spawnService(ENTRY, { REDIS_URL: 'http://127.0.0.1:6379', PORT: 'eighty', HERALD_IDEMPOTENCY_TTL_S: '-5' });
+    const proc = spawnService(ENTRY, {
+      REDIS_URL: 'http://127.0.0.1:6379',
+      PORT: 'eighty',
+      HERALD_IDEMPOTENCY_TTL_S: '-5',
+    });
     expect(await proc.exited).toBe(1);
     const lines = proc.output().trim().split('\n');
     expect(lines).toContain('REDIS_URL: expected a redis:// or rediss:// URL');
@@ -38,7 +42,11 @@ describe('publisher process', () => {
       port,
       method: 'POST',
       path: '/v1/notifications',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        expect: '100-continue',
+      },
     });
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on('response', (res) => {

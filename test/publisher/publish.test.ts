@@ -39,7 +39,9 @@ describe('POST /v1/notifications', () => {
     expect(list).toHaveLength(1);
     const [streamId, fields] = list[0]!;
     expect(streamId).toBe(body.streamId);
-    const record = Object.fromEntries(fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1]!]]), []));
+    const record = Object.fromEntries(
+      fields.reduce<string[][]>((acc, v, i) => (i % 2 ? acc : [...acc, [v, fields[i + 1]!]]), []),
+    );
     expect(record).toMatchObject({
       v: '1',
       id: 'n-1',
@@ -48,8 +50,13 @@ describe('POST /v1/notifications', () => {
       channels: 'email,push',
       expiresAt: String(Date.parse(expiresAt)),
     });
-    expect(JSON.parse(record.payload!)).toEqual({ title: 'Sign in', body: valid.body, url: 'https://example.com/x', data: { a: 1 } });
-    expect(JSON.parse(record.to!)).toEqual({ email: 'ada@example.com', phone: '+14155550123' });
+    expect(JSON.parse(record.payload)).toEqual({
+      title: 'Sign in',
+      body: valid.body,
+      url: 'https://example.com/x',
+      data: { a: 1 },
+    });
+    expect(JSON.parse(record.to)).toEqual({ email: 'ada@example.com', phone: '+14155550123' });
     expect(Number(record.ts)).toBeGreaterThan(Date.now() - 10_000);
     const decoded = decodeEntry(fields);
     expect(decoded.ok).toBe(true);
@@ -75,7 +82,9 @@ describe('POST /v1/notifications', () => {
   it('answers 200 with the same {id, streamId} for the same id and appends nothing', async () => {
     const first = await post({ ...valid, id: 'dup-1', data: { b: 2, a: 1 } });
     // Same notification: other key order, other whitespace.
-    const second = await post(`{ "data": {"a":1,  "b":2}, "body": "${valid.body}", "type": "otp", "userId": "u1", "id": "dup-1" }`);
+    const second = await post(
+      `{ "data": {"a":1,  "b":2}, "body": "${valid.body}", "type": "otp", "userId": "u1", "id": "dup-1" }`,
+    );
     expect(first.statusCode).toBe(202);
     expect(second.statusCode).toBe(200);
     expect(second.json()).toEqual(first.json());
@@ -129,7 +138,11 @@ describe('POST /v1/notifications', () => {
   it('gives each of many requests arriving together its own outcome (they share one script call)', async () => {
     const base = await ctx.pub.listen();
     const send = (body: Record<string, unknown>) =>
-      fetch(`${base}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}/v1/notifications`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     await send({ ...valid, id: 'together-taken' });
     const { id: _id, ...withoutId } = valid as Record<string, unknown>;
     const responses = await Promise.all([
@@ -138,11 +151,16 @@ describe('POST /v1/notifications', () => {
       send({ ...valid, id: 'together-taken' }),
     ]);
     expect(responses.map((r) => r.status)).toEqual([...Array<number>(30).fill(202), 409, 200]);
-    const accepted = (await Promise.all(responses.slice(0, 30).map((r) => r.json()))) as { id: string; streamId: string }[];
+    const accepted = (await Promise.all(responses.slice(0, 30).map((r) => r.json()))) as {
+      id: string;
+      streamId: string;
+    }[];
     // Generated ids are ULIDs, unique, and each names the entry it was appended as.
     expect(new Set(accepted.map((a) => a.id)).size).toBe(30);
     for (const a of accepted) expect(a.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
-    const byStreamId = new Map((await entries()).map(([streamId, fields]) => [streamId, fields[fields.indexOf('id') + 1]]));
+    const byStreamId = new Map(
+      (await entries()).map(([streamId, fields]) => [streamId, fields[fields.indexOf('id') + 1]]),
+    );
     for (const a of accepted) expect(byStreamId.get(a.streamId)).toBe(a.id);
   });
 

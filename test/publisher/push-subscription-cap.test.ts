@@ -32,7 +32,9 @@ describe('HERALD_MAX_PUSH_SUBSCRIPTIONS', () => {
     await storeSubscriptions(ctx.pub, 'capped', older);
     const res = await subscribe('https://push.example.com/new');
     expect(res.statusCode).toBe(201);
-    expect(await endpointsOf()).toEqual([older[1]!.endpoint, older[2]!.endpoint, 'https://push.example.com/new'].sort());
+    expect(await endpointsOf()).toEqual(
+      [older[1]!.endpoint, older[2]!.endpoint, 'https://push.example.com/new'].sort(),
+    );
   });
 
   it('counts a known endpoint registered again once: nothing is dropped', async () => {
@@ -47,12 +49,16 @@ describe('HERALD_MAX_PUSH_SUBSCRIPTIONS', () => {
     const older = olderSubscriptions(25);
     await storeSubscriptions(ctx.pub, 'capped', older);
     expect((await subscribe('https://push.example.com/new')).statusCode).toBe(201);
-    expect(await endpointsOf()).toEqual([...older.slice(6).map((s) => s.endpoint), 'https://push.example.com/new'].sort());
+    expect(await endpointsOf()).toEqual(
+      [...older.slice(6).map((s) => s.endpoint), 'https://push.example.com/new'].sort(),
+    );
   });
 
   it('leaves exactly N after 50 concurrent registrations of distinct endpoints, and touches no other user', async () => {
     expect((await subscribe('https://push.example.com/other', 'other')).statusCode).toBe(201);
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => subscribe(`https://push.example.com/c-${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => subscribe(`https://push.example.com/c-${i}`)),
+    );
     expect(answers.map((a) => a.statusCode)).toEqual(new Array(50).fill(201));
     expect(await endpointsOf()).toHaveLength(20);
     expect(await endpointsOf('other')).toEqual(['https://push.example.com/other']);

@@ -30,14 +30,20 @@ function subscribe(body: unknown, userId = 'u1') {
 }
 
 function unsubscribe(query: string, userId = 'u1') {
-  return ctx.pub.app.inject({ method: 'DELETE', url: `/v1/users/${encodeURIComponent(userId)}/push-subscriptions${query}` });
+  return ctx.pub.app.inject({
+    method: 'DELETE',
+    url: `/v1/users/${encodeURIComponent(userId)}/push-subscriptions${query}`,
+  });
 }
 
 async function endpointsOf(userId: string): Promise<string[]> {
   const res = await ctx.pub.app.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}` });
   if (res.statusCode === 404) return [];
   expect(res.statusCode).toBe(200);
-  return res.json().pushSubscriptions.map((s: { endpoint: string }) => s.endpoint).sort();
+  return res
+    .json()
+    .pushSubscriptions.map((s: { endpoint: string }) => s.endpoint)
+    .sort();
 }
 
 /** The distinct issue paths of an error answer, sorted. */
@@ -72,13 +78,17 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
   it('stores what sending needs under the endpoint, and new keys for the same endpoint replace the old', async () => {
     const subscription = browserSubscription();
     await subscribe(subscription);
-    const stored = JSON.parse((await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
+    const stored = JSON.parse(
+      (await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!,
+    ) as StoredPushSubscription;
     expect(stored).toEqual({ endpoint: subscription.endpoint, keys: subscription.keys, createdAt: expect.any(Number) });
     expect(stored.createdAt).toBeGreaterThan(Date.now() - 10_000);
 
     const renewed = browserSubscription();
     expect((await subscribe(renewed)).statusCode).toBe(200);
-    const after = JSON.parse((await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!) as StoredPushSubscription;
+    const after = JSON.parse(
+      (await ctx.pub.admin.hget(ctx.pub.keys.pushSubscriptions('u1'), subscription.endpoint))!,
+    ) as StoredPushSubscription;
     expect(after.keys).toEqual(renewed.keys);
     expect(await ctx.pub.admin.hlen(ctx.pub.keys.pushSubscriptions('u1'))).toBe(1);
   });
@@ -87,7 +97,10 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
     await subscribe(browserSubscription('https://push.example.com/abc'));
     await subscribe(browserSubscription('https://fcm.googleapis.com/fcm/send/xyz'));
     await subscribe(browserSubscription('https://push.example.com/other-user'), 'u2');
-    expect(await endpointsOf('u1')).toEqual(['https://fcm.googleapis.com/fcm/send/xyz', 'https://push.example.com/abc']);
+    expect(await endpointsOf('u1')).toEqual([
+      'https://fcm.googleapis.com/fcm/send/xyz',
+      'https://push.example.com/abc',
+    ]);
     expect(await endpointsOf('u2')).toEqual(['https://push.example.com/other-user']);
   });
 
@@ -100,12 +113,36 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
   ecdh.generateKeys();
   const good = browserSubscription();
   it.each([
-    ['a p256dh of 64 bytes', { keys: { ...good.keys, p256dh: randomBytes(64).toString('base64url') } }, ['keys.p256dh']],
-    ['a p256dh of 66 bytes', { keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([4]), randomBytes(65)]).toString('base64url') } }, ['keys.p256dh']],
-    ['a compressed p256dh', { keys: { ...good.keys, p256dh: ecdh.getPublicKey(undefined, 'compressed').toString('base64url') } }, ['keys.p256dh']],
-    ['a 65-byte p256dh not starting with 0x04', { keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([2]), randomBytes(64)]).toString('base64url') } }, ['keys.p256dh']],
-    ['a p256dh in standard base64 (+ and /)', { keys: { ...good.keys, p256dh: good.keys.p256dh.replace(/^.../, '+/+') } }, ['keys.p256dh']],
-    ['a p256dh with spaces', { keys: { ...good.keys, p256dh: `${good.keys.p256dh.slice(0, 10)} ${good.keys.p256dh.slice(10)}` } }, ['keys.p256dh']],
+    [
+      'a p256dh of 64 bytes',
+      { keys: { ...good.keys, p256dh: randomBytes(64).toString('base64url') } },
+      ['keys.p256dh'],
+    ],
+    [
+      'a p256dh of 66 bytes',
+      { keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([4]), randomBytes(65)]).toString('base64url') } },
+      ['keys.p256dh'],
+    ],
+    [
+      'a compressed p256dh',
+      { keys: { ...good.keys, p256dh: ecdh.getPublicKey(undefined, 'compressed').toString('base64url') } },
+      ['keys.p256dh'],
+    ],
+    [
+      'a 65-byte p256dh not starting with 0x04',
+      { keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([2]), randomBytes(64)]).toString('base64url') } },
+      ['keys.p256dh'],
+    ],
+    [
+      'a p256dh in standard base64 (+ and /)',
+      { keys: { ...good.keys, p256dh: good.keys.p256dh.replace(/^.../, '+/+') } },
+      ['keys.p256dh'],
+    ],
+    [
+      'a p256dh with spaces',
+      { keys: { ...good.keys, p256dh: `${good.keys.p256dh.slice(0, 10)} ${good.keys.p256dh.slice(10)}` } },
+      ['keys.p256dh'],
+    ],
     ['an auth of 15 bytes', { keys: { ...good.keys, auth: randomBytes(15).toString('base64url') } }, ['keys.auth']],
     ['an auth of 32 bytes', { keys: { ...good.keys, auth: randomBytes(32).toString('base64url') } }, ['keys.auth']],
     ['an auth that is not base64url', { keys: { ...good.keys, auth: 'not*base64url!!!!!!!!!' } }, ['keys.auth']],
@@ -116,7 +153,11 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
     ['an http endpoint', { endpoint: 'http://push.example.com/abc' }, ['endpoint']],
     ['an endpoint that is not a URL', { endpoint: 'push.example.com/abc' }, ['endpoint']],
     ['a javascript: endpoint', { endpoint: 'javascript:alert(1)' }, ['endpoint']],
-    ['an endpoint of more than 2048 characters', { endpoint: `https://push.example.com/${'a'.repeat(2048)}` }, ['endpoint']],
+    [
+      'an endpoint of more than 2048 characters',
+      { endpoint: `https://push.example.com/${'a'.repeat(2048)}` },
+      ['endpoint'],
+    ],
     ['no endpoint', { endpoint: undefined }, ['endpoint']],
   ])('answers 400 HERALD_ERR_VALIDATION for %s and stores nothing', async (_name, change, paths) => {
     const res = await subscribe({ ...good, ...change });
@@ -135,14 +176,20 @@ describe('POST /v1/users/:userId/push-subscriptions', () => {
     expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('u1'))).toBe(0);
   });
 
-  it.each(['https://LOCALHOST:8443/x', 'https://push.localhost/x', 'https://localhost./x', 'https://127.1/x', 'https://0x7f000001/x', 'https://[::ffff:127.0.0.1]/x', 'https://0.0.0.0/x', 'https://[fd00::1]/x'])(
-    'answers 400 naming endpoint for the disguised private endpoint %s',
-    async (endpoint) => {
-      const res = await subscribe(browserSubscription(endpoint));
-      expect(res.statusCode).toBe(400);
-      expect(issuePaths(res)).toEqual(['endpoint']);
-    },
-  );
+  it.each([
+    'https://LOCALHOST:8443/x',
+    'https://push.localhost/x',
+    'https://localhost./x',
+    'https://127.1/x',
+    'https://0x7f000001/x',
+    'https://[::ffff:127.0.0.1]/x',
+    'https://0.0.0.0/x',
+    'https://[fd00::1]/x',
+  ])('answers 400 naming endpoint for the disguised private endpoint %s', async (endpoint) => {
+    const res = await subscribe(browserSubscription(endpoint));
+    expect(res.statusCode).toBe(400);
+    expect(issuePaths(res)).toEqual(['endpoint']);
+  });
 
   it('accepts private, loopback and link-local endpoints with HERALD_ALLOW_PRIVATE_PUSH=true', async () => {
     await ctx.restart({ HERALD_ALLOW_PRIVATE_PUSH: 'true' });
@@ -207,12 +254,17 @@ describe('GET /v1/push/vapid-public-key', () => {
 });
 
 describe('isPrivateAddress / isPrivateHost', () => {
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2001:4860:4860::8888', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
-    'isPrivateAddress(%j) is false',
-    (ip) => {
-      expect(isPrivateAddress(ip)).toBe(false);
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2001:4860:4860::8888',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+  ])('isPrivateAddress(%j) is false', (ip) => {
+    expect(isPrivateAddress(ip)).toBe(false);
+  });
 
   it.each(['push.example.com', 'fcm.googleapis.com', '8.8.8.8', '[2001:4860:4860::8888]', 'localhost.example.com'])(
     'isPrivateHost(%j) is false',
@@ -221,16 +273,28 @@ describe('isPrivateAddress / isPrivateHost', () => {
     },
   );
 
-  it.each(['10.0.0.1', '127.0.0.1', '169.254.169.254', '172.16.0.1', '192.168.1.1', '100.64.0.1', '::1', 'fe80::1', 'fc00::1', '::ffff:10.0.0.1', '::ffff:a00:1'])(
-    'isPrivateAddress(%j) is true',
-    (ip) => {
-      expect(isPrivateAddress(ip)).toBe(true);
+  it.each([
+    '10.0.0.1',
+    '127.0.0.1',
+    '169.254.169.254',
+    '172.16.0.1',
+    '192.168.1.1',
+    '100.64.0.1',
+    '::1',
+    'fe80::1',
+    'fc00::1',
+    '::ffff:10.0.0.1',
+    '::ffff:a00:1',
+  ])('isPrivateAddress(%j) is true', (ip) => {
+    expect(isPrivateAddress(ip)).toBe(true);
+  });
+
+  it.each(['localhost', 'LOCALHOST', 'a.localhost', 'localhost.', '[::1]', '127.0.0.1', '[::ffff:a00:1]'])(
+    'isPrivateHost(%j) is true',
+    (host) => {
+      expect(isPrivateHost(host)).toBe(true);
     },
   );
-
-  it.each(['localhost', 'LOCALHOST', 'a.localhost', 'localhost.', '[::1]', '127.0.0.1', '[::ffff:a00:1]'])('isPrivateHost(%j) is true', (host) => {
-    expect(isPrivateHost(host)).toBe(true);
-  });
 
   it('is false for what is not an address', () => {
     expect(isPrivateAddress('not-an-ip')).toBe(false);

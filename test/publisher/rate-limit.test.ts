@@ -19,7 +19,12 @@ function publish(pub: TestPublisher, key: string | undefined, remoteAddress?: st
 }
 
 /** Spend `count` requests of a caller's budget, each of which must be let through. */
-async function spend(pub: TestPublisher, key: string | undefined, count: number, remoteAddress?: string): Promise<void> {
+async function spend(
+  pub: TestPublisher,
+  key: string | undefined,
+  count: number,
+  remoteAddress?: string,
+): Promise<void> {
   for (let i = 0; i < count; i++) {
     const res = await publish(pub, key, remoteAddress);
     expect(res.statusCode, `request ${i + 1} of ${count}`).toBe(202);
@@ -28,10 +33,19 @@ async function spend(pub: TestPublisher, key: string | undefined, count: number,
 
 /** Publish without a key from the socket address `proxy`, forwarding for `client`. */
 function publishVia(pub: TestPublisher, client: string, proxy = '127.0.0.1') {
-  return pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { 'x-forwarded-for': client }, payload: notification, remoteAddress: proxy });
+  return pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    headers: { 'x-forwarded-for': client },
+    payload: notification,
+    remoteAddress: proxy,
+  });
 }
 
-function expectRateLimited(res: { statusCode: number; headers: Record<string, unknown>; json(): any }, maxRetryAfterS: number) {
+function expectRateLimited(
+  res: { statusCode: number; headers: Record<string, unknown>; json(): { error: { code: string; message: string } } },
+  maxRetryAfterS: number,
+) {
   expect(res.statusCode).toBe(429);
   expect(res.json().error.code).toBe('HERALD_ERR_RATE_LIMITED');
   expect(res.json().error.message).toContain('HERALD_RATE_LIMIT');
@@ -51,7 +65,10 @@ describe('HERALD_RATE_LIMIT', () => {
   });
 
   it('counts every one of many requests arriving together (they share one call to Redis)', async () => {
-    const answers = await Promise.all([...Array.from({ length: 8 }, () => publish(ctx.pub, 'pk1')), publish(ctx.pub, 'pk2')]);
+    const answers = await Promise.all([
+      ...Array.from({ length: 8 }, () => publish(ctx.pub, 'pk1')),
+      publish(ctx.pub, 'pk2'),
+    ]);
     const fromPk1 = answers.slice(0, 8).map((r) => r.statusCode);
     expect(fromPk1.filter((s) => s === 202)).toHaveLength(3);
     expect(fromPk1.filter((s) => s === 429)).toHaveLength(5);
@@ -75,7 +92,12 @@ describe('HERALD_RATE_LIMIT', () => {
     expectRateLimited(await publish(ctx.pub, undefined, '203.0.113.7'), 20);
     expectRateLimited(await publish(ctx.pub, 'wrong-3', '203.0.113.7'), 20);
     // A publish key on an admin route is refused too, and charged the same way.
-    const admin = await ctx.pub.app.inject({ method: 'GET', url: '/v1/groups', headers: { authorization: 'Bearer pk1' }, remoteAddress: '203.0.113.7' });
+    const admin = await ctx.pub.app.inject({
+      method: 'GET',
+      url: '/v1/groups',
+      headers: { authorization: 'Bearer pk1' },
+      remoteAddress: '203.0.113.7',
+    });
     expectRateLimited(admin, 20);
     // Another address is not held back, and a real key from the same address keeps its own budget.
     expect((await publish(ctx.pub, 'wrong', '203.0.113.8')).statusCode).toBe(401);
@@ -85,7 +107,11 @@ describe('HERALD_RATE_LIMIT', () => {
 
   it('counts a 4xx answer too: a caller sending garbage spends its budget', async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/nobody', headers: { authorization: 'Bearer pk1' } });
+      const res = await ctx.pub.app.inject({
+        method: 'GET',
+        url: '/v1/users/nobody',
+        headers: { authorization: 'Bearer pk1' },
+      });
       expect(res.statusCode).toBe(404);
     }
     expectRateLimited(await publish(ctx.pub, 'pk1'), 20);
@@ -104,7 +130,12 @@ describe('HERALD_RATE_LIMIT', () => {
 
   it("limits guesses at the dashboard's sign-in per client address, though it needs no key", async () => {
     const signIn = (key: string) =>
-      ctx.pub.app.inject({ method: 'POST', url: '/dashboard/session', headers: { 'content-type': 'application/json' }, payload: { key } });
+      ctx.pub.app.inject({
+        method: 'POST',
+        url: '/dashboard/session',
+        headers: { 'content-type': 'application/json' },
+        payload: { key },
+      });
     for (let i = 0; i < 3; i++) expect((await signIn(`guess-${i}`)).statusCode).toBe(401);
     expectRateLimited(await signIn('ak1'), 20);
   });
@@ -160,7 +191,11 @@ describe('HERALD_RATE_LIMIT', () => {
   });
 
   it('counts each client behind a proxy named in HERALD_TRUSTED_PROXIES, by X-Forwarded-For', async () => {
-    const pub = await ctx.restart({ HERALD_API_KEYS: '', HERALD_ADMIN_KEYS: '', HERALD_TRUSTED_PROXIES: '127.0.0.0/8, ::1' });
+    const pub = await ctx.restart({
+      HERALD_API_KEYS: '',
+      HERALD_ADMIN_KEYS: '',
+      HERALD_TRUSTED_PROXIES: '127.0.0.0/8, ::1',
+    });
     for (let i = 0; i < 3; i++) expect((await publishVia(pub, '203.0.113.1')).statusCode).toBe(202);
     expectRateLimited(await publishVia(pub, '203.0.113.1'), 20);
     // Another client through the same proxy has its own budget.
@@ -192,7 +227,11 @@ describe('HERALD_RATE_LIMIT', () => {
         const published = await publish(pub, 'pk1');
         expect(published.statusCode, `publish with Redis ${state}`).toBe(503);
         expect(published.json().error.code).toBe('HERALD_ERR_UNAVAILABLE');
-        const key = await pub.app.inject({ method: 'GET', url: '/v1/push/vapid-public-key', headers: { authorization: 'Bearer pk1' } });
+        const key = await pub.app.inject({
+          method: 'GET',
+          url: '/v1/push/vapid-public-key',
+          headers: { authorization: 'Bearer pk1' },
+        });
         // No VAPID key is configured: the route's own 404, which needs no Redis.
         expect(key.statusCode, `a route without Redis, Redis ${state}`).toBe(404);
       } finally {
@@ -205,12 +244,19 @@ describe('HERALD_RATE_LIMIT', () => {
 describe('HERALD_TRUSTED_PROXIES configuration', () => {
   it('takes addresses and CIDR ranges, none by default', () => {
     expect(parseEnv(publisherEnv, {}).HERALD_TRUSTED_PROXIES).toEqual([]);
-    expect(parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1,fd00::/8' }).HERALD_TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
+    expect(
+      parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1,fd00::/8' }).HERALD_TRUSTED_PROXIES,
+    ).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
   });
 
-  it.each(['loadbalancer', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', 'true'])('refuses %j, naming the variable and the entry', (value) => {
-    expect(() => parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: value })).toThrow(new RegExp(`^HERALD_TRUSTED_PROXIES: "${value.replace(/[./]/g, '\\$&')}" is not an IP address or CIDR range$`));
-  });
+  it.each(['loadbalancer', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', 'true'])(
+    'refuses %j, naming the variable and the entry',
+    (value) => {
+      expect(() => parseEnv(publisherEnv, { HERALD_TRUSTED_PROXIES: value })).toThrow(
+        new RegExp(`^HERALD_TRUSTED_PROXIES: "${value.replace(/[./]/g, '\\$&')}" is not an IP address or CIDR range$`),
+      );
+    },
+  );
 });
 
 describe('HERALD_RATE_LIMIT configuration', () => {

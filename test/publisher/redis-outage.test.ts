@@ -27,7 +27,10 @@ describe('Redis unavailable', () => {
     const res = await publish('during');
     expect(Date.now() - started).toBeLessThan(DEADLINE_MS);
     expect(res.statusCode).toBe(503);
-    expect(res.json().error).toMatchObject({ code: 'HERALD_ERR_UNAVAILABLE', message: expect.stringContaining('retry') });
+    expect(res.json().error).toMatchObject({
+      code: 'HERALD_ERR_UNAVAILABLE',
+      message: expect.stringContaining('retry'),
+    });
 
     const batch = await ctx.pub.app.inject({
       method: 'POST',

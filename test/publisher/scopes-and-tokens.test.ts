@@ -24,12 +24,20 @@ const ctx = usePublisher(ENV);
 function subscription(endpoint = `https://push.example.com/${randomBytes(6).toString('hex')}`) {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
-  return { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } };
+  return {
+    endpoint,
+    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') },
+  };
 }
 
 function as(pub: TestPublisher, credential: string) {
   return (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
-    pub.app.inject({ method, url, headers: { authorization: `Bearer ${credential}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    pub.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${credential}` },
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
 }
 
 describe('a key scoped to a pattern of user ids', () => {
@@ -39,7 +47,12 @@ describe('a key scoped to a pattern of user ids', () => {
     expect((await acme('PUT', '/v1/users/acme-1', { email: 'a@example.com' })).statusCode).toBe(200);
     const sub = subscription();
     expect((await acme('POST', '/v1/users/acme-1/push-subscriptions', sub)).statusCode).toBe(201);
-    const published = await acme('POST', '/v1/notifications', { id: 'acme-n1', userId: 'acme-1', type: 't', body: 'b' });
+    const published = await acme('POST', '/v1/notifications', {
+      id: 'acme-n1',
+      userId: 'acme-1',
+      type: 't',
+      body: 'b',
+    });
     expect(published.statusCode).toBe(202);
     const before = await ctx.pub.admin.hgetall(ctx.pub.keys.user('acme-1'));
 
@@ -49,11 +62,19 @@ describe('a key scoped to a pattern of user ids', () => {
       await beta('POST', '/v1/users/acme-1/push-subscriptions', subscription('https://attacker.example.com/x')),
       await beta('DELETE', `/v1/users/acme-1/push-subscriptions?endpoint=${encodeURIComponent(sub.endpoint)}`),
       await beta('POST', '/v1/users/acme-1/tokens'),
-      await beta('POST', '/v1/notifications', { userId: 'acme-1', type: 't', body: 'b', to: { email: 'x@example.com' } }),
+      await beta('POST', '/v1/notifications', {
+        userId: 'acme-1',
+        type: 't',
+        body: 'b',
+        to: { email: 'x@example.com' },
+      }),
     ];
     for (const res of refusals) {
       expect(res.statusCode, res.body).toBe(403);
-      expect(res.json().error).toMatchObject({ code: 'HERALD_ERR_FORBIDDEN', message: 'User acme-1 is outside this key\'s scope (beta-*)' });
+      expect(res.json().error).toMatchObject({
+        code: 'HERALD_ERR_FORBIDDEN',
+        message: "User acme-1 is outside this key's scope (beta-*)",
+      });
     }
     expect(await ctx.pub.admin.hgetall(ctx.pub.keys.user('acme-1'))).toEqual(before);
     expect(await ctx.pub.admin.hkeys(ctx.pub.keys.pushSubscriptions('acme-1'))).toEqual([sub.endpoint]);
@@ -76,7 +97,10 @@ describe('a key scoped to a pattern of user ids', () => {
     });
     expect(res.statusCode).toBe(202);
     const [outside, inside] = res.json().results;
-    expect(outside.error).toMatchObject({ code: 'HERALD_ERR_FORBIDDEN', message: expect.stringContaining('user acme-1 is outside') });
+    expect(outside.error).toMatchObject({
+      code: 'HERALD_ERR_FORBIDDEN',
+      message: expect.stringContaining('user acme-1 is outside'),
+    });
     expect(inside).toMatchObject({ status: 'accepted' });
     const entries = await ctx.pub.admin.xrange(ctx.pub.keys.stream, '-', '+');
     expect(entries.map(([, fields]) => fields[fields.indexOf('userId') + 1])).toEqual(['beta-1']);
@@ -92,22 +116,39 @@ describe('a key scoped to a pattern of user ids', () => {
 
     const taken = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'beta-1', type: 't', body: 'b' });
     expect(taken.statusCode).toBe(409);
-    expect(taken.json().error.message).toBe('Notification id order-1 is taken; use a new id (ids are shared by every key: prefix yours, such as acme:order-1)');
+    expect(taken.json().error.message).toBe(
+      'Notification id order-1 is taken; use a new id ' +
+        '(ids are shared by every key: prefix yours, such as acme:order-1)',
+    );
     expect(taken.body).not.toContain(first.json().streamId);
     // Naming the tenant's own user instead is refused for the scope before the id is looked at.
     const same = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'b' });
     expect(same.statusCode).toBe(403);
-    const inBatch = await beta('POST', '/v1/notifications/batch', { notifications: [{ id: 'order-1', userId: 'beta-1', type: 't', body: 'b' }] });
+    const inBatch = await beta('POST', '/v1/notifications/batch', {
+      notifications: [{ id: 'order-1', userId: 'beta-1', type: 't', body: 'b' }],
+    });
     expect(inBatch.json().results[0].error.message).toContain('is taken');
 
     // Past the idempotency window the record is still the tenant's: not replaced, not deleted.
-    await expect.poll(async () => (await acme('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'other' })).statusCode, { timeout: 5000, interval: 200 }).toBe(202);
+    await expect
+      .poll(
+        async () =>
+          (await acme('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'other' }))
+            .statusCode,
+        { timeout: 5000, interval: 200 },
+      )
+      .toBe(202);
     const later = await beta('POST', '/v1/notifications', { id: 'order-1', userId: 'beta-1', type: 't', body: 'b' });
     expect(later.statusCode).toBe(409);
     expect(await ctx.pub.admin.hget(ctx.pub.keys.notification('order-1'), 'uid')).toBe(record.uid);
     expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(2);
     // An unscoped key reaches every user, so ids are its own to reuse as before.
-    const global = await as(ctx.pub, 'any-key')('POST', '/v1/notifications', { id: 'order-1', userId: 'acme-1', type: 't', body: 'other' });
+    const global = await as(ctx.pub, 'any-key')('POST', '/v1/notifications', {
+      id: 'order-1',
+      userId: 'acme-1',
+      type: 't',
+      body: 'other',
+    });
     expect(global.statusCode).toBe(200);
   });
 
@@ -115,39 +156,78 @@ describe('a key scoped to a pattern of user ids', () => {
     const matches = (pattern: string, ids: string[]) => ids.map((id) => userScope(pattern).includes(id));
     expect(matches('acme-*', ['acme-', 'acme-1', 'acme-a:b*c'])).toEqual([true, true, true]);
     expect(matches('acme-*', ['acme', 'xacme-1', 'ACME-1', 'beta-1'])).toEqual([false, false, false, false]);
-    expect(matches('t:*:staff', ['t::staff', 't:eu:staff', 't:eu:staffer', 't.eu.staff'])).toEqual([true, true, false, false]);
+    expect(matches('t:*:staff', ['t::staff', 't:eu:staff', 't:eu:staffer', 't.eu.staff'])).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
     // Regular-expression characters in a pattern are plain characters.
     expect(matches('a.b+(c)', ['a.b+(c)', 'axbb(c)'])).toEqual([true, false]);
   });
 
   it('reads the same in Redis: the Lua pattern the publish script gets holds exactly the users the key does', async () => {
     // Characters that are magic to Lua patterns or regular expressions, and one beyond ASCII.
-    const text = fc.string({ unit: fc.constantFrom('a', 'b', '-', '.', '%', ':', '(', '[', ']', '^', '$', '+', '?', '\u00e9'), maxLength: 6 });
+    const text = fc.string({
+      unit: fc.constantFrom('a', 'b', '-', '.', '%', ':', '(', '[', ']', '^', '$', '+', '?', '\u00e9'),
+      maxLength: 6,
+    });
     const pattern = fc.array(text, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('*'));
-    const users = (p: string) => fc.array(fc.oneof(text, fc.constant(p.replaceAll('*', '')), fc.constant(p.replaceAll('*', 'x%'))), { minLength: 1, maxLength: 4 });
+    const users = (p: string) =>
+      fc.array(fc.oneof(text, fc.constant(p.replaceAll('*', '')), fc.constant(p.replaceAll('*', 'x%'))), {
+        minLength: 1,
+        maxLength: 4,
+      });
     await fc.assert(
-      fc.asyncProperty(pattern.chain((p) => fc.tuple(fc.constant(p), users(p))), async ([p, ids]) => {
-        const scope = userScope(p);
-        for (const id of ids.filter((u) => u !== '')) {
-          const inRedis = await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, id, scope.lua ?? '') as number;
-          expect(inRedis === 1, `${JSON.stringify(id)} in ${JSON.stringify(p)} (Lua ${scope.lua})`).toBe(scope.includes(id));
-        }
-        const one = singleUser(`${p}!`);
-        expect(await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, `${p}!`, one.lua!)).toBe(1);
-        expect(await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, `${p.replaceAll('*', 'x')}x!`, one.lua!)).toBe(0);
-      }),
+      fc.asyncProperty(
+        pattern.chain((p) => fc.tuple(fc.constant(p), users(p))),
+        async ([p, ids]) => {
+          const scope = userScope(p);
+          for (const id of ids.filter((u) => u !== '')) {
+            const inRedis = (await ctx.pub.admin.eval(
+              'return string.find(ARGV[1], ARGV[2]) and 1 or 0',
+              0,
+              id,
+              scope.lua ?? '',
+            )) as number;
+            expect(inRedis === 1, `${JSON.stringify(id)} in ${JSON.stringify(p)} (Lua ${scope.lua})`).toBe(
+              scope.includes(id),
+            );
+          }
+          const one = singleUser(`${p}!`);
+          expect(
+            await ctx.pub.admin.eval('return string.find(ARGV[1], ARGV[2]) and 1 or 0', 0, `${p}!`, one.lua!),
+          ).toBe(1);
+          expect(
+            await ctx.pub.admin.eval(
+              'return string.find(ARGV[1], ARGV[2]) and 1 or 0',
+              0,
+              `${p.replaceAll('*', 'x')}x!`,
+              one.lua!,
+            ),
+          ).toBe(0);
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   it('refuses at start a scope it cannot use, naming the variable and never the key', () => {
     const lines = (env: Record<string, string>) => configErrorLines(publisherEnv, env);
-    expect(lines({ HERALD_API_KEYS: 'secret-key:' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry ends with a colon/)]);
-    expect(lines({ HERALD_API_KEYS: ':secret-text' })).toEqual([expect.stringMatching(/^HERALD_API_KEYS: an entry starts with a colon/)]);
+    expect(lines({ HERALD_API_KEYS: 'secret-key:' })).toEqual([
+      expect.stringMatching(/^HERALD_API_KEYS: an entry ends with a colon/),
+    ]);
+    expect(lines({ HERALD_API_KEYS: ':secret-text' })).toEqual([
+      expect.stringMatching(/^HERALD_API_KEYS: an entry starts with a colon/),
+    ]);
     expect(lines({ HERALD_API_KEYS: ':secret-text' }).join()).not.toContain('secret-text');
-    expect(lines({ HERALD_ADMIN_KEYS: 'admin-secret:acme-*' })).toEqual([expect.stringMatching(/^HERALD_ADMIN_KEYS: an admin key takes no scope/)]);
+    expect(lines({ HERALD_ADMIN_KEYS: 'admin-secret:acme-*' })).toEqual([
+      expect.stringMatching(/^HERALD_ADMIN_KEYS: an admin key takes no scope/),
+    ]);
     expect(lines({ HERALD_API_KEYS: 'secret-key:' }).join()).not.toContain('secret-key');
-    expect(lines({ HERALD_USER_TOKEN_SECRETS: 'short' })).toEqual([expect.stringMatching(/^HERALD_USER_TOKEN_SECRETS: each secret needs at least 32/)]);
+    expect(lines({ HERALD_USER_TOKEN_SECRETS: 'short' })).toEqual([
+      expect.stringMatching(/^HERALD_USER_TOKEN_SECRETS: each secret needs at least 32/),
+    ]);
   });
 });
 
@@ -164,7 +244,10 @@ describe('user tokens', () => {
     expect((await browser('GET', '/v1/push/vapid-public-key')).statusCode).not.toBe(403);
     expect((await browser('POST', '/v1/users/acme-1/push-subscriptions', sub)).statusCode).toBe(201);
     expect(await ctx.pub.admin.hkeys(ctx.pub.keys.pushSubscriptions('acme-1'))).toEqual([sub.endpoint]);
-    expect((await browser('DELETE', `/v1/users/acme-1/push-subscriptions?endpoint=${encodeURIComponent(sub.endpoint)}`)).statusCode).toBe(204);
+    expect(
+      (await browser('DELETE', `/v1/users/acme-1/push-subscriptions?endpoint=${encodeURIComponent(sub.endpoint)}`))
+        .statusCode,
+    ).toBe(204);
 
     // Another user of the same tenant, and everything that is not a browser route.
     const other = await browser('POST', '/v1/users/acme-2/push-subscriptions', subscription());
@@ -190,7 +273,8 @@ describe('user tokens', () => {
     const expired = new UserTokens([SECRET], 900).issue('acme-1', Date.now() - 901_000).token;
     const unknown = new UserTokens(['an-unknown-secret-of-32-characters!!'], 900).issue('acme-1').token;
     const [prefix, , mac] = (await tokenFor('acme-1')).split('.');
-    const tampered = `${prefix}.${Buffer.from(JSON.stringify({ u: 'acme-2', e: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${mac}`;
+    const otherUser = Buffer.from(JSON.stringify({ u: 'acme-2', e: Math.floor(Date.now() / 1000) + 600 }));
+    const tampered = `${prefix}.${otherUser.toString('base64url')}.${mac}`;
     const tooLong = new UserTokens([SECRET], 86_400).issue('acme-1').token;
     for (const token of [expired, unknown, tampered, tooLong, 'hut1..', 'hut1.x.y.z']) {
       const res = await post(token);
@@ -203,7 +287,11 @@ describe('user tokens', () => {
 
   it('are made only for a user within the key, and only with HERALD_USER_TOKEN_SECRETS set', async () => {
     const res = await as(ctx.pub, 'acme-key')('POST', '/v1/users/acme-1/tokens');
-    expect(res.json()).toEqual({ token: expect.stringMatching(/^hut1\.[\w-]+\.[\w-]+$/), userId: 'acme-1', expiresAt: expect.any(String) });
+    expect(res.json()).toEqual({
+      token: expect.stringMatching(/^hut1\.[\w-]+\.[\w-]+$/),
+      userId: 'acme-1',
+      expiresAt: expect.any(String),
+    });
     expect(Date.parse(res.json().expiresAt) - Date.now()).toBeGreaterThan(890_000);
     await ctx.restart({ HERALD_USER_TOKEN_SECRETS: '' });
     const none = await as(ctx.pub, 'acme-key')('POST', '/v1/users/acme-1/tokens');
@@ -215,7 +303,11 @@ describe('user tokens', () => {
 describe("deleting a user's data", () => {
   it('is an admin action: a publish key may replace stored fields but not leave them out', async () => {
     const key = as(ctx.pub, 'any-key');
-    await key('PUT', '/v1/users/u1', { email: 'u@example.com', phone: '+14155550123', preferences: { '*': { sms: false } } });
+    await key('PUT', '/v1/users/u1', {
+      email: 'u@example.com',
+      phone: '+14155550123',
+      preferences: { '*': { sms: false } },
+    });
     const stored = await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'));
 
     const emptied = await key('PUT', '/v1/users/u1', {});
@@ -230,7 +322,11 @@ describe("deleting a user's data", () => {
     ]);
     expect(await ctx.pub.admin.hgetall(ctx.pub.keys.user('u1'))).toEqual(stored);
 
-    const replaced = await key('PUT', '/v1/users/u1', { email: 'new@example.com', phone: '+14155550100', preferences: { '*': { sms: true } } });
+    const replaced = await key('PUT', '/v1/users/u1', {
+      email: 'new@example.com',
+      phone: '+14155550100',
+      preferences: { '*': { sms: true } },
+    });
     expect(replaced.statusCode).toBe(200);
     expect((await key('DELETE', '/v1/users/u1')).statusCode).toBe(403);
     const byAdmin = await as(ctx.pub, 'ak')('PUT', '/v1/users/u1', {});

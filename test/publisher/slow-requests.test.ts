@@ -14,7 +14,11 @@ const ctx = usePublisher(KEYS);
 
 const NOTIFICATION = JSON.stringify({ userId: 'u1', type: 'otp', body: 'Your code is 123456' });
 
-function head(method: string, path: string, { authorization, length }: { authorization?: string; length?: number } = {}): string {
+function head(
+  method: string,
+  path: string,
+  { authorization, length }: { authorization?: string; length?: number } = {},
+): string {
   const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1'];
   if (authorization) lines.push(`Authorization: ${authorization}`);
   if (length !== undefined) lines.push('Content-Type: application/json', `Content-Length: ${length}`);
@@ -43,9 +47,14 @@ describe('a request refused before its body is read', () => {
         expect(JSON.parse(answer.body).error.code).toBe('HERALD_ERR_UNAUTHORIZED');
         expect(answer.headers.connection).toBe('close');
       }
-      await Promise.all(connections.map((connection) => connection.closedWithin(5000, 'the server to close a refused connection')));
+      await Promise.all(
+        connections.map((connection) => connection.closedWithin(5000, 'the server to close a refused connection')),
+      );
     });
-    await waitFor(async () => (await connectionCount(server)) === baseline, { timeoutMs: 5000, what: 'the connection count back at its baseline' });
+    await waitFor(async () => (await connectionCount(server)) === baseline, {
+      timeoutMs: 5000,
+      what: 'the connection count back at its baseline',
+    });
   });
 
   it('is closed for a publish key on an admin route (403) too, while a complete refused request keeps its connection', async () => {

@@ -193,7 +193,10 @@ describe('DELETE /v1/users/:userId', () => {
 
   it('removes a user who only has push subscriptions', async () => {
     await subscribe('only-push');
-    expect((await get('only-push')).json()).toMatchObject({ userId: 'only-push', pushSubscriptions: [expect.any(Object)] });
+    expect((await get('only-push')).json()).toMatchObject({
+      userId: 'only-push',
+      pushSubscriptions: [expect.any(Object)],
+    });
     expect((await del('only-push')).statusCode).toBe(204);
     expect((await get('only-push')).statusCode).toBe(404);
     expect(await ctx.pub.admin.exists(ctx.pub.keys.pushSubscriptions('only-push'))).toBe(0);
@@ -227,7 +230,10 @@ describe('user ids in the path', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().userId).toBe('a/b');
-    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/a%2Fb' })).json()).toMatchObject({ userId: 'a/b', locale: 'en' });
+    expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/a%2Fb' })).json()).toMatchObject({
+      userId: 'a/b',
+      locale: 'en',
+    });
     expect(await ctx.pub.admin.hget(ctx.pub.keys.user('a/b'), 'locale')).toBe('en');
     // `a/b` unencoded is another path altogether.
     expect((await ctx.pub.app.inject({ method: 'GET', url: '/v1/users/a/b' })).statusCode).toBe(404);

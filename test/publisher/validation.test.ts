@@ -28,7 +28,10 @@ function expectErrorShape(body: unknown): ErrorBody {
   expect(Object.keys(body as object)).toEqual(['error']);
   const { error } = body as ErrorBody;
   const keys = Object.keys(error).sort();
-  expect([['code', 'message'], ['code', 'issues', 'message']]).toContainEqual(keys);
+  expect([
+    ['code', 'message'],
+    ['code', 'issues', 'message'],
+  ]).toContainEqual(keys);
   expect(error.code).toMatch(/^HERALD_ERR_[A-Z_]+$/);
   expect(typeof error.message).toBe('string');
   expect(error.message.length).toBeGreaterThan(0);
@@ -99,18 +102,24 @@ describe('POST /v1/notifications: body parsing', () => {
 
   it('answers 400 naming data, not 5xx, for data nested deeper than JSON.stringify can recurse', async () => {
     // Found by test/hostile/bodies.test.ts: the size check of `data` serialised it and overflowed the stack.
-    const res = await post(`{"userId": "u1", "type": "otp", "body": "hi", "data": {"x": ${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+    const res = await post(
+      `{"userId": "u1", "type": "otp", "body": "hi", "data": {"x": ${'['.repeat(5000)}${']'.repeat(5000)}}}`,
+    );
     await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['data']);
   });
 
   it('answers 400 naming the key, not 5xx, for a body with a constructor.prototype key', async () => {
-    const res = await post(`{"constructor": {"prototype": {"isAdmin": true}}, "userId": "u1", "type": "otp", "body": "hi"}`);
+    const res = await post(
+      `{"constructor": {"prototype": {"isAdmin": true}}, "userId": "u1", "type": "otp", "body": "hi"}`,
+    );
     await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['constructor.prototype']);
   });
 
   it('names a refused key however deep it is, and a "constructor" without "prototype" is just a field', async () => {
     // Found by test/hostile/bodies.test.ts: the answer said "not valid JSON" for valid JSON.
-    const res = await post(`{"userId": "u1", "type": "otp", "title": {"constructor": 1, "a": [{"__proto__": 0}]}, "body": "hi"}`);
+    const res = await post(
+      `{"userId": "u1", "type": "otp", "title": {"constructor": 1, "a": [{"__proto__": 0}]}, "body": "hi"}`,
+    );
     await expectRejected(res, 400, 'HERALD_ERR_VALIDATION', ['title.a.0.__proto__']);
   });
 
@@ -128,8 +137,10 @@ describe('POST /v1/notifications: body parsing', () => {
     expect(performance.now() - started).toBeLessThan(3000);
     expect(res.statusCode).toBe(400);
     // The path is cut in its middle (an answer stays small): its start and its end name the key.
-    const issues = (res.json() as ErrorBody).error.issues!;
-    expect(issues.map((i) => i.path)).toEqual([expect.stringMatching(/^notifications\.0\.0\.[0.]*…[0.]*\.0\.__proto__$/)]);
+    const issues = res.json<ErrorBody>().error.issues!;
+    expect(issues.map((i) => i.path)).toEqual([
+      expect.stringMatching(/^notifications\.0\.0\.[0.]*…[0.]*\.0\.__proto__$/),
+    ]);
     expect(res.payload.length).toBeLessThan(2000);
     expect(await streamLength()).toBe(0);
   });

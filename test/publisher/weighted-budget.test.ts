@@ -11,37 +11,71 @@ const ctx = usePublisher({ HERALD_API_KEYS: 'pk1,pk2', HERALD_RATE_LIMIT: '1500'
 const item = (n: number, body = `Notification ${n}`) => ({ id: `w-${n}`, userId: `u${n % 10}`, type: 't', body });
 
 function batch(pub: TestPublisher, notifications: object[], key = 'pk1') {
-  return pub.app.inject({ method: 'POST', url: '/v1/notifications/batch', headers: { authorization: `Bearer ${key}` }, payload: { notifications } });
+  return pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications/batch',
+    headers: { authorization: `Bearer ${key}` },
+    payload: { notifications },
+  });
 }
 
 function publish(pub: TestPublisher, n: number, key = 'pk1') {
-  return pub.app.inject({ method: 'POST', url: '/v1/notifications', headers: { authorization: `Bearer ${key}` }, payload: item(n) });
+  return pub.app.inject({
+    method: 'POST',
+    url: '/v1/notifications',
+    headers: { authorization: `Bearer ${key}` },
+    payload: item(n),
+  });
 }
 
 describe('the weighted budget (HERALD_RATE_LIMIT)', () => {
   it('counts each notification of a batch: a second batch of 1000 is refused with 429, appending nothing', async () => {
-    const first = await batch(ctx.pub, Array.from({ length: 1000 }, (_, i) => item(i)));
+    const first = await batch(
+      ctx.pub,
+      Array.from({ length: 1000 }, (_, i) => item(i)),
+    );
     expect(first.statusCode).toBe(202);
-    const second = await batch(ctx.pub, Array.from({ length: 1000 }, (_, i) => item(1000 + i)));
+    const second = await batch(
+      ctx.pub,
+      Array.from({ length: 1000 }, (_, i) => item(1000 + i)),
+    );
     expect(second.statusCode).toBe(429);
-    expect(second.json().error).toMatchObject({ code: 'HERALD_ERR_RATE_LIMITED', message: expect.stringContaining('a batch counts each notification') });
+    expect(second.json().error).toMatchObject({
+      code: 'HERALD_ERR_RATE_LIMITED',
+      message: expect.stringContaining('a batch counts each notification'),
+    });
     // 1500 a minute: 500 more units are due within 20 s.
     expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(second.headers['retry-after'])).toBeLessThanOrEqual(20);
     expect(await ctx.pub.admin.xlen(ctx.pub.keys.stream)).toBe(1000);
     // What is left of the budget still serves single requests, and another key has its own.
     expect((await publish(ctx.pub, 5000)).statusCode).toBe(202);
-    expect((await batch(ctx.pub, Array.from({ length: 1000 }, (_, i) => item(3000 + i)), 'pk2')).statusCode).toBe(202);
+    expect(
+      (
+        await batch(
+          ctx.pub,
+          Array.from({ length: 1000 }, (_, i) => item(3000 + i)),
+          'pk2',
+        )
+      ).statusCode,
+    ).toBe(202);
   });
 
   it('counts each 64 KiB of body beyond the first: 140 large notifications in 16 times 64 KiB count 155', async () => {
-    const large = Array.from({ length: 140 }, (_, i) => ({ ...item(i, 'x'.repeat(3900)), data: { pad: 'y'.repeat(990) }, title: 'z'.repeat(200), url: `https://example.com/${'p'.repeat(2000)}` }));
+    const large = Array.from({ length: 140 }, (_, i) => ({
+      ...item(i, 'x'.repeat(3900)),
+      data: { pad: 'y'.repeat(990) },
+      title: 'z'.repeat(200),
+      url: `https://example.com/${'p'.repeat(2000)}`,
+    }));
     const bytes = Buffer.byteLength(JSON.stringify({ notifications: large }));
     expect(Math.ceil(bytes / 65536)).toBe(16);
     await ctx.restart({ HERALD_RATE_LIMIT: '154' });
     const over = await batch(ctx.pub, large);
     expect(over.statusCode).toBe(413);
-    expect(over.json().error.message).toMatch(/counts 155 against HERALD_RATE_LIMIT.*more than a whole minute's budget of 154/);
+    expect(over.json().error.message).toMatch(
+      /counts 155 against HERALD_RATE_LIMIT.*more than a whole minute's budget of 154/,
+    );
     expect(await ctx.pub.admin.exists(ctx.pub.keys.stream)).toBe(0);
     await ctx.restart({ HERALD_RATE_LIMIT: '155' });
     expect((await batch(ctx.pub, large)).statusCode).toBe(202);
@@ -56,7 +90,9 @@ describe('HERALD_MAX_RECORDS_PER_KEY', () => {
     // All of a batch or none: 4 held and 2 more would pass 5.
     const refusedBatch = await batch(ctx.pub, [item(10), item(11)]);
     expect(refusedBatch.statusCode).toBe(429);
-    expect(refusedBatch.json().error.message).toMatch(/holds 4 notification records and may hold 5 \(HERALD_MAX_RECORDS_PER_KEY\)/);
+    expect(refusedBatch.json().error.message).toMatch(
+      /holds 4 notification records and may hold 5 \(HERALD_MAX_RECORDS_PER_KEY\)/,
+    );
     expect(Number(refusedBatch.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(refusedBatch.headers['retry-after'])).toBeLessThanOrEqual(2);
     expect((await publish(ctx.pub, 4)).statusCode).toBe(202);

@@ -40,7 +40,9 @@ const unixListener = countingListener();
 beforeAll(async () => {
   await Promise.all([
     new Promise<void>((resolve, reject) => listener.server.once('error', reject).listen(443, PRIVATE_HOST, resolve)),
-    new Promise<void>((resolve, reject) => unixListener.server.once('error', reject).listen(join(unixDir, 'push.sock'), resolve)),
+    new Promise<void>((resolve, reject) =>
+      unixListener.server.once('error', reject).listen(join(unixDir, 'push.sock'), resolve),
+    ),
   ]);
   stack = await startStack();
 }, 60_000);

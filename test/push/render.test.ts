@@ -1,14 +1,32 @@
 import webpush from 'web-push';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DeliveryError, parseEnv, redactContactData, type Notification, type UserRecord } from '@herald/shared';
+import {
+  ConfigError,
+  DeliveryError,
+  parseEnv,
+  redactContactData,
+  type Notification,
+  type UserRecord,
+} from '@herald/shared';
 import { classifyPushError } from '../../services/push/src/classify-push-error.js';
 import { pushEnv } from '../../services/push/src/config.js';
 import { createPushDriver } from '../../services/push/src/push-driver.js';
 import { pushTargetKey } from '../../services/push/src/push-target-key.js';
 import { PUSH_PAYLOAD_MAX_BYTES, pushTopic, renderPush } from '../../services/push/src/render-push.js';
 
-function notification(payload: Partial<Notification['payload']> = {}, overrides: Partial<Notification> = {}): Notification {
-  return { v: 1, id: '01JABCDEF0123456789XYZABCD', userId: 'u1', type: 'chat.message', payload: { body: 'Hello', ...payload }, ts: 1, ...overrides };
+function notification(
+  payload: Partial<Notification['payload']> = {},
+  overrides: Partial<Notification> = {},
+): Notification {
+  return {
+    v: 1,
+    id: '01JABCDEF0123456789XYZABCD',
+    userId: 'u1',
+    type: 'chat.message',
+    payload: { body: 'Hello', ...payload },
+    ts: 1,
+    ...overrides,
+  };
 }
 const now = Date.parse('2026-11-26T12:00:00Z');
 const render = (n: Notification) => renderPush(n, { now, defaultTtlS: 86400 });
@@ -37,12 +55,15 @@ describe('renderPush', () => {
   });
 
   it('stays within 3 KB even when the url, title and data alone are too big', () => {
-    const n = notification({
-      title: '😀'.repeat(200),
-      url: `https://chat.example/${'p'.repeat(2000)}`,
-      data: { blob: 'd'.repeat(1000) },
-      body: '"\\'.repeat(2000),
-    }, { id: 'i'.repeat(128), type: 't'.repeat(128) });
+    const n = notification(
+      {
+        title: '😀'.repeat(200),
+        url: `https://chat.example/${'p'.repeat(2000)}`,
+        data: { blob: 'd'.repeat(1000) },
+        body: '"\\'.repeat(2000),
+      },
+      { id: 'i'.repeat(128), type: 't'.repeat(128) },
+    );
     const { payload } = render(n);
     expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(PUSH_PAYLOAD_MAX_BYTES);
     const parsed = JSON.parse(payload) as { id: string; type: string; body: string };
@@ -88,7 +109,11 @@ describe('push targets', () => {
     const driver = createPushDriver(parseEnv(pushEnv, { HERALD_DRY_RUN: 'true' }), {} as never);
     const sub = { endpoint: 'https://push.example/a', keys: { p256dh: 'p', auth: 'a' }, createdAt: 1 };
     const user: UserRecord = {};
-    driver.userLookup!.apply(user, { [sub.endpoint]: JSON.stringify(sub), 'https://push.example/b': '{not json', 'https://push.example/c': '{}' });
+    driver.userLookup!.apply(user, {
+      [sub.endpoint]: JSON.stringify(sub),
+      'https://push.example/b': '{not json',
+      'https://push.example/c': '{}',
+    });
     expect(user.pushSubscriptions).toEqual([sub]);
     driver.userLookup!.apply(user, {});
     expect(user.pushSubscriptions).toEqual([]);
@@ -114,14 +139,22 @@ describe('push configuration', () => {
   it('refuses a private key that does not belong to the public key', () => {
     const a = webpush.generateVAPIDKeys();
     const b = webpush.generateVAPIDKeys();
-    const env = { VAPID_PUBLIC_KEY: a.publicKey, VAPID_PRIVATE_KEY: b.privateKey, VAPID_SUBJECT: 'mailto:ops@example.com' };
-    expect(() => createPushDriver(parseEnv(pushEnv, env), {} as never)).toThrow('VAPID_PRIVATE_KEY: does not belong to VAPID_PUBLIC_KEY');
+    const env = {
+      VAPID_PUBLIC_KEY: a.publicKey,
+      VAPID_PRIVATE_KEY: b.privateKey,
+      VAPID_SUBJECT: 'mailto:ops@example.com',
+    };
+    expect(() => createPushDriver(parseEnv(pushEnv, env), {} as never)).toThrow(
+      'VAPID_PRIVATE_KEY: does not belong to VAPID_PUBLIC_KEY',
+    );
     const ok = { ...env, VAPID_PRIVATE_KEY: a.privateKey };
     expect(createPushDriver(parseEnv(pushEnv, ok), {} as never).channel).toBe('push');
   });
 
   it('refuses malformed values, naming them', () => {
-    expect(() => parseEnv(pushEnv, { VAPID_PRIVATE_KEY: 'abc', VAPID_SUBJECT: 'http://example.com', HERALD_PUSH_TTL_S: '-1' })).toThrow(
+    expect(() =>
+      parseEnv(pushEnv, { VAPID_PRIVATE_KEY: 'abc', VAPID_SUBJECT: 'http://example.com', HERALD_PUSH_TTL_S: '-1' }),
+    ).toThrow(
       [
         'VAPID_PRIVATE_KEY: expected a base64url P-256 private key (32 bytes decoded)',
         'VAPID_SUBJECT: expected a mailto: or https: URL',

@@ -20,7 +20,12 @@ describe('configuration', () => {
   });
 
   it('reports one line per problem, naming the variable', () => {
-    const env = { REDIS_URL: 'localhost:6379', LOG_LEVEL: 'loud', HERALD_ALLOW_PRIVATE_PUSH: 'maybe', VAPID_PUBLIC_KEY: 'abc' };
+    const env = {
+      REDIS_URL: 'localhost:6379',
+      LOG_LEVEL: 'loud',
+      HERALD_ALLOW_PRIVATE_PUSH: 'maybe',
+      VAPID_PUBLIC_KEY: 'abc',
+    };
     expect(configErrorLines(commonEnv, env)).toEqual([
       'REDIS_URL: expected a redis:// or rediss:// URL',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent',
@@ -38,12 +43,16 @@ describe('configuration', () => {
   });
 
   it.each(['0', '1001', '2.5', 'many'])('refuses HERALD_MAX_PUSH_SUBSCRIPTIONS=%s, naming it', (value) => {
-    expect(() => parseEnv(commonEnv, { HERALD_MAX_PUSH_SUBSCRIPTIONS: value })).toThrow('HERALD_MAX_PUSH_SUBSCRIPTIONS: expected a whole number from 1 to 1000');
+    expect(() => parseEnv(commonEnv, { HERALD_MAX_PUSH_SUBSCRIPTIONS: value })).toThrow(
+      'HERALD_MAX_PUSH_SUBSCRIPTIONS: expected a whole number from 1 to 1000',
+    );
     expect(parseEnv(commonEnv, { HERALD_MAX_PUSH_SUBSCRIPTIONS: '1000' }).HERALD_MAX_PUSH_SUBSCRIPTIONS).toBe(1000);
   });
 
   it('accepts rediss:// and refuses a stream name with a hash tag of its own', () => {
-    expect(parseEnv(commonEnv, { REDIS_URL: 'rediss://user:pw@redis.internal:6380/2' }).REDIS_URL).toBe('rediss://user:pw@redis.internal:6380/2');
+    expect(parseEnv(commonEnv, { REDIS_URL: 'rediss://user:pw@redis.internal:6380/2' }).REDIS_URL).toBe(
+      'rediss://user:pw@redis.internal:6380/2',
+    );
     expect(() => parseEnv(commonEnv, { HERALD_STREAM: '{x}stream' })).toThrow(/^HERALD_STREAM: /);
   });
 });

@@ -45,7 +45,8 @@ beforeEach(() => {
 const LEASE = 10_000;
 const claimWithPass = async (token: string, targets: string[], pass = 0, lease = LEASE) =>
   (await scripts.claimBatch('email', lease, 3600, [{ id, token, pass, targets }]))[0]!;
-const claim = async (token: string, targets: string[], pass = 0, lease = LEASE) => (await claimWithPass(token, targets, pass, lease)).slice(1);
+const claim = async (token: string, targets: string[], pass = 0, lease = LEASE) =>
+  (await claimWithPass(token, targets, pass, lease)).slice(1);
 /** One entry's settlement; marks as pairs of target and `d`, `f` or `r`. */
 const settlement = (
   status: Partial<ChannelStatus> | undefined,
@@ -91,7 +92,7 @@ describe('claim-batch-n.lua', () => {
     expect(await claim('c', ['push:1', 'push:2'], 1)).toEqual(['ok', 'ok']);
   });
 
-  it('applies a redrive\'s pass from the record when it is later than the channel\'s', async () => {
+  it("applies a redrive's pass from the record when it is later than the channel's", async () => {
     await claim('a', ['email']);
     await settle({ state: 'delivered' }, ['email', 'd']);
     expect(await claimWithPass('b', ['email'])).toEqual([0, 'done']);
@@ -99,7 +100,7 @@ describe('claim-batch-n.lua', () => {
     expect(await claimWithPass('b', ['email'])).toEqual([2, 'ok']);
   });
 
-  it('releases only the attempt\'s own lease', async () => {
+  it("releases only the attempt's own lease", async () => {
     await claim('a', ['email']);
     await settle({ state: 'retrying' }, ['email', 'r'], 'b');
     expect(await claim('c', ['email'])).toEqual(['busy']);
@@ -120,7 +121,12 @@ describe('settle-batch-3+n.lua: one atomic step per batch', () => {
   it('acknowledges with the outcome, dead letter included, in the same step', async () => {
     const id = await pendingEntry();
     await redis.del(keys.deadLetterCounts);
-    await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, ['channel', 'email', 'reason', 'permanent']);
+    await settle({ state: 'dead', reason: 'permanent' }, [], 'a', 'ack', id, [
+      'channel',
+      'email',
+      'reason',
+      'permanent',
+    ]);
     expect(await redis.hget(keys.deadLetterCounts, 'email')).toBe('1');
     expect(((await redis.xpending('stream', 'group')) as [number])[0]).toBe(0);
     const [[, fields]] = (await redis.xrange(keys.deadLetters, '-', '+')) as [[string, string[]]];
@@ -135,7 +141,9 @@ describe('settle-batch-3+n.lua: one atomic step per batch', () => {
       return idle >= 200;
     });
     await settle({ state: 'retrying' }, [], 'a', 'retry', id);
-    const [[, , idle, deliveries]] = (await redis.xpending('stream', 'group', '-', '+', 1)) as [[string, string, number, number]];
+    const [[, , idle, deliveries]] = (await redis.xpending('stream', 'group', '-', '+', 1)) as [
+      [string, string, number, number],
+    ];
     expect(idle).toBeLessThan(200);
     expect(deliveries).toBe(1);
   });
@@ -181,7 +189,15 @@ describe('settle-batch-3+n.lua: status only moves forward', () => {
 
   it('gives a record made by a worker what the status view needs, and an expiry', async () => {
     await settle({ state: 'skipped', reason: 'opted_out' });
-    expect(await redis.hmget(record, RECORD_FIELDS.userId, RECORD_FIELDS.type, RECORD_FIELDS.streamId, RECORD_FIELDS.createdAt)).toEqual(['u1', 'otp', '0-1', '1']);
+    expect(
+      await redis.hmget(
+        record,
+        RECORD_FIELDS.userId,
+        RECORD_FIELDS.type,
+        RECORD_FIELDS.streamId,
+        RECORD_FIELDS.createdAt,
+      ),
+    ).toEqual(['u1', 'otp', '0-1', '1']);
     expect(await redis.ttl(record)).toBeGreaterThan(3500);
   });
 });
@@ -194,7 +210,10 @@ describe('the scripts over a batch of entries', () => {
       { id: `${id}:1`, token: 'a', pass: 0, targets: ['email'] },
       { id: `${id}:2`, token: 'b', pass: 0, targets: ['email', 'push:1'] },
     ]);
-    expect(replies).toEqual([[0, 'ok'], [0, 'done', 'ok']]);
+    expect(replies).toEqual([
+      [0, 'ok'],
+      [0, 'done', 'ok'],
+    ]);
     // The record another producer's entry made expires; the publisher's keeps its own expiry.
     expect(await redis.ttl(first)).toBeGreaterThan(3500);
     expect(await redis.ttl(second)).toBe(-1);
@@ -209,13 +228,23 @@ describe('the scripts over a batch of entries', () => {
     await settleBatch([
       settlement({ state: 'delivered' }, [], 'a', 'ack', ids[0]!, [], `${id}:0`),
       settlement({ state: 'retrying' }, [], 'b', 'retry', ids[1]!, [], `${id}:1`),
-      settlement({ state: 'dead', reason: 'permanent' }, [], 'c', 'ack', ids[2]!, ['channel', 'email', 'reason', 'permanent'], `${id}:2`),
+      settlement(
+        { state: 'dead', reason: 'permanent' },
+        [],
+        'c',
+        'ack',
+        ids[2]!,
+        ['channel', 'email', 'reason', 'permanent'],
+        `${id}:2`,
+      ),
     ]);
     const pending = (await redis.xpending('stream', 'group', '-', '+', 10)) as [string][];
     expect(pending.map(([id]) => id)).toEqual([ids[1]]);
     expect(await redis.xlen(keys.deadLetters)).toBe(1);
     expect(await redis.hget(keys.deadLetterCounts, 'email')).toBe('1');
-    const states = await Promise.all(records.map(async (r) => decodeChannelStatus((await redis.hget(r, statusField('email'))) ?? undefined)?.state));
+    const states = await Promise.all(
+      records.map(async (r) => decodeChannelStatus((await redis.hget(r, statusField('email'))) ?? undefined)?.state),
+    );
     expect(states).toEqual(['delivered', 'retrying', 'dead']);
   });
 
@@ -227,7 +256,9 @@ describe('the scripts over a batch of entries', () => {
     await redis.config('SET', 'maxmemory', '1');
     try {
       await expect(
-        settleBatch(ids.map((streamId, i) => settlement({ state: 'delivered' }, [], 'a', 'ack', streamId!, [], `${id}:${i}`))),
+        settleBatch(
+          ids.map((streamId, i) => settlement({ state: 'delivered' }, [], 'a', 'ack', streamId!, [], `${id}:${i}`)),
+        ),
       ).rejects.toThrow(/OOM/);
     } finally {
       await redis.config('SET', 'maxmemory', '0');

@@ -3,16 +3,31 @@ import { isPrivateAddress, isPrivateHost } from '@herald/shared';
 
 describe('private addresses', () => {
   it.each([
-    '::a00:1', '64:ff9b::a00:1', '64:ff9b::7f00:1', '::ffff:192.168.1.1', '::ffff:a00:1', '100.64.0.1', '0.0.0.0',
+    '::a00:1',
+    '64:ff9b::a00:1',
+    '64:ff9b::7f00:1',
+    '::ffff:192.168.1.1',
+    '::ffff:a00:1',
+    '100.64.0.1',
+    '0.0.0.0',
     // IPv4-mapped in full, IPv4-translated and 6to4 forms of 10.0.0.1 and 127.0.0.1; any Teredo
     // address (RFC 4380's example); the discard prefix; documentation.
-    '0:0:0:0:0:ffff:10.0.0.1', '::ffff:0:a00:1', '::ffff:0:127.0.0.1', '2002:a00:1::1', '2002:7f00:1::',
-    '2001:0:4136:e378:8000:63bf:f5ff:fffe', '100::1', '2001:db8::1',
+    '0:0:0:0:0:ffff:10.0.0.1',
+    '::ffff:0:a00:1',
+    '::ffff:0:127.0.0.1',
+    '2002:a00:1::1',
+    '2002:7f00:1::',
+    '2001:0:4136:e378:8000:63bf:f5ff:fffe',
+    '100::1',
+    '2001:db8::1',
     // Site-local (deprecated), unique local, link-local and loopback.
-    'fec0::1', 'feff::1', 'fd12:3456::1', 'fe80::1', '::1',
-  ])(
-    'refuses %s, which reaches a private IPv4 address or no public host',
-    (ip) => expect(isPrivateAddress(ip)).toBe(true),
+    'fec0::1',
+    'feff::1',
+    'fd12:3456::1',
+    'fe80::1',
+    '::1',
+  ])('refuses %s, which reaches a private IPv4 address or no public host', (ip) =>
+    expect(isPrivateAddress(ip)).toBe(true),
   );
 
   it('lets public addresses and names through (names are checked again when resolved at send time)', () => {

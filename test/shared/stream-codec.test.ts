@@ -30,7 +30,15 @@ describe('stream-entry codec', () => {
     const result = decodeEntry(fields({ ...minimal, channels: 'sms, email', extra: 'ignored' }));
     expect(result).toEqual({
       ok: true,
-      notification: { v: 1, id: 'n-2', userId: 'u', type: 'otp', payload: { body: 'hi' }, channels: ['sms', 'email'], ts: 1_800_000_000_000 },
+      notification: {
+        v: 1,
+        id: 'n-2',
+        userId: 'u',
+        type: 'otp',
+        payload: { body: 'hi' },
+        channels: ['sms', 'email'],
+        ts: 1_800_000_000_000,
+      },
     });
   });
 

@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryError, connectRedis, createLogger, parseEnv, type ChannelDriver, type Notification } from '@herald/shared';
+import {
+  DeliveryError,
+  connectRedis,
+  createLogger,
+  parseEnv,
+  type ChannelDriver,
+  type Notification,
+} from '@herald/shared';
 import { workerServices } from '../helpers/worker-services.js';
 import { startTwilioStandIn, type TwilioStandIn } from '@herald/stand-ins';
 import { smsEnv } from '../../services/sms/src/config.js';
@@ -56,7 +63,6 @@ function notification(id: string, payload: Partial<Notification['payload']> = {}
 
 const target = { key: 'sms', address: '+14155550123' };
 
-
 describe('SMS driver against a Twilio-compatible API', () => {
   it('sends To, From and Body through TWILIO_BASE_URL and reports the message SID', async () => {
     const driver = driverFor(smsConfig());
@@ -68,7 +74,9 @@ describe('SMS driver against a Twilio-compatible API', () => {
   });
 
   it('sends from the Messaging Service when one is configured', async () => {
-    const driver = driverFor(smsConfig({ TWILIO_FROM: '', TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef' }));
+    const driver = driverFor(
+      smsConfig({ TWILIO_FROM: '', TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef' }),
+    );
     await driver.send(notification('s2'), target, never());
     const [sms] = await twilioApi.waitForMessages(1);
     expect(sms!.messagingServiceSid).toBe('MG0123456789abcdef0123456789abcdef');
@@ -100,7 +108,9 @@ describe('SMS driver against a Twilio-compatible API', () => {
     expect(driver.classify(await rejection(driver.send(notification('s5'), target, never()))).kind).toBe('transient');
 
     const wrongToken = driverFor(smsConfig({ TWILIO_AUTH_TOKEN: 'not-the-token' }));
-    expect(wrongToken.classify(await rejection(wrongToken.send(notification('s6'), target, never()))).kind).toBe('transient');
+    expect(wrongToken.classify(await rejection(wrongToken.send(notification('s6'), target, never()))).kind).toBe(
+      'transient',
+    );
 
     const nowhere = driverFor(smsConfig({ TWILIO_BASE_URL: `http://127.0.0.1:${await freePort()}` }));
     const err = nowhere.classify(await rejection(nowhere.send(notification('s7'), target, never())));

@@ -8,8 +8,19 @@ import { parseRetryAfter } from '@herald/shared';
 import { createSmsDriver } from '../../services/sms/src/sms-driver.js';
 import { HeraldTwilioClient } from '../../services/sms/src/twilio-request-client.js';
 
-function notification(payload: Partial<Notification['payload']> = {}, overrides: Partial<Notification> = {}): Notification {
-  return { v: 1, id: 'n1', userId: 'u1', type: 'otp', payload: { body: 'Your code is 123456', ...payload }, ts: 1, ...overrides };
+function notification(
+  payload: Partial<Notification['payload']> = {},
+  overrides: Partial<Notification> = {},
+): Notification {
+  return {
+    v: 1,
+    id: 'n1',
+    userId: 'u1',
+    type: 'otp',
+    payload: { body: 'Your code is 123456', ...payload },
+    ts: 1,
+    ...overrides,
+  };
 }
 
 describe('renderSms', () => {
@@ -59,7 +70,12 @@ describe('sms configuration', () => {
 
   it('refuses malformed values, naming them', () => {
     expect(() =>
-      parseEnv(smsEnv, { TWILIO_ACCOUNT_SID: 'XX123', TWILIO_FROM: '0415', TWILIO_MESSAGING_SERVICE_SID: 'AB1', TWILIO_BASE_URL: 'ftp://x' }),
+      parseEnv(smsEnv, {
+        TWILIO_ACCOUNT_SID: 'XX123',
+        TWILIO_FROM: '0415',
+        TWILIO_MESSAGING_SERVICE_SID: 'AB1',
+        TWILIO_BASE_URL: 'ftp://x',
+      }),
     ).toThrow(
       [
         'TWILIO_ACCOUNT_SID: expected an account SID starting with AC',
@@ -74,7 +90,9 @@ describe('sms configuration', () => {
     const driver = createSmsDriver(parseEnv(smsEnv, { HERALD_DRY_RUN: 'true' }), services);
     const user = { phone: '+14155550100', pushSubscriptions: [] };
     expect(driver.targets(notification(), user)).toEqual([{ key: 'sms', address: '+14155550100' }]);
-    expect(driver.targets(notification({}, { to: { phone: '+14155550199' } }), user)).toEqual([{ key: 'sms', address: '+14155550199' }]);
+    expect(driver.targets(notification({}, { to: { phone: '+14155550199' } }), user)).toEqual([
+      { key: 'sms', address: '+14155550199' },
+    ]);
     expect(driver.targets(notification(), { pushSubscriptions: [] })).toEqual([]);
   });
 
@@ -88,7 +106,8 @@ describe('sms configuration', () => {
 });
 
 describe('classifySmsError', () => {
-  const rest = (status: number, code?: number) => new twilio.RestException({ statusCode: status, body: { code, message: `m${status}` } });
+  const rest = (status: number, code?: number) =>
+    new twilio.RestException({ statusCode: status, body: { code, message: `m${status}` } });
 
   it('counts 429, 5xx and a refused login as transient', () => {
     expect(classifySmsError(rest(429, 20429)).kind).toBe('transient');

@@ -113,7 +113,14 @@ describe('SMTP stand-in with nodemailer', () => {
   });
 
   it('stop() does not wait for idle pooled connections, and the pool reconnects after start()', async () => {
-    const pool = nodemailer.createTransport({ pool: true, maxConnections: 1, host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
+    const pool = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 1,
+      host: '127.0.0.1',
+      port: smtp.port,
+      secure: false,
+      ignoreTLS: true,
+    });
     const mail = (subject: string) => ({ from: 'noreply@herald.test', to: 'ada@example.com', subject, text: subject });
     try {
       await pool.sendMail(mail('pooled 1'));
@@ -181,7 +188,11 @@ describe('Twilio stand-in with the twilio SDK', () => {
   }
 
   it('creates a message: 201 with the message resource the SDK parses', async () => {
-    const message = await client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'Your code is 123456' });
+    const message = await client.messages.create({
+      to: '+15555550100',
+      from: '+15555550199',
+      body: 'Your code is 123456',
+    });
     expect(message.sid).toMatch(/^SM[0-9a-f]{32}$/);
     expect(message).toMatchObject({
       status: 'queued',
@@ -199,12 +210,21 @@ describe('Twilio stand-in with the twilio SDK', () => {
     expect(message.dateCreated).toBeInstanceOf(Date);
     expect(Number.isNaN(message.dateCreated.getTime())).toBe(false);
     const [sms] = await standIn.waitForMessages(1);
-    expect(sms).toMatchObject({ sid: message.sid, to: '+15555550100', from: '+15555550199', body: 'Your code is 123456' });
+    expect(sms).toMatchObject({
+      sid: message.sid,
+      to: '+15555550100',
+      from: '+15555550199',
+      body: 'Your code is 123456',
+    });
     expect(standIn.requests).toBe(1);
   });
 
   it('accepts a MessagingServiceSid instead of From', async () => {
-    const message = await client.messages.create({ to: '+15555550100', messagingServiceSid: 'MG' + '0'.repeat(32), body: 'hi' });
+    const message = await client.messages.create({
+      to: '+15555550100',
+      messagingServiceSid: 'MG' + '0'.repeat(32),
+      body: 'hi',
+    });
     expect(message).toMatchObject({ status: 'accepted', from: null, messagingServiceSid: 'MG' + '0'.repeat(32) });
     expect(standIn.messages[0]).toMatchObject({ messagingServiceSid: 'MG' + '0'.repeat(32) });
     expect(standIn.messages[0]).not.toHaveProperty('from');
@@ -218,18 +238,24 @@ describe('Twilio stand-in with the twilio SDK', () => {
 
   it('a number in invalidNumbers is a RestException 400 / 21211', async () => {
     standIn.invalidNumbers.add('+15555550123');
-    const err: unknown = await client.messages.create({ to: '+15555550123', from: '+15555550199', body: 'hi' }).catch((e: unknown) => e);
+    const err: unknown = await client.messages
+      .create({ to: '+15555550123', from: '+15555550199', body: 'hi' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(twilio.RestException);
     expect(err).toMatchObject({ status: 400, code: 21211, moreInfo: 'https://www.twilio.com/docs/errors/21211' });
     expect(standIn.messages).toHaveLength(0);
   });
 
   it('wrong credentials are a RestException 401 / 20003', async () => {
-    const wrong = twilio(standIn.accountSid, 'not-the-token', { httpClient: new StandInRequestClient(standIn.baseUrl) });
-    await expect(wrong.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' })).rejects.toMatchObject({
-      status: 401,
-      code: 20003,
+    const wrong = twilio(standIn.accountSid, 'not-the-token', {
+      httpClient: new StandInRequestClient(standIn.baseUrl),
     });
+    await expect(wrong.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' })).rejects.toMatchObject(
+      {
+        status: 401,
+        code: 20003,
+      },
+    );
   });
 
   it('another account or path is 404', async () => {
@@ -257,7 +283,9 @@ describe('Twilio stand-in with the twilio SDK', () => {
 
   it('respondWith(429, {retryAfterS}) answers 429 / 20429 with Retry-After, for `count` requests', async () => {
     standIn.respondWith(429, { retryAfterS: 3, count: 2 });
-    await expect(client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' })).rejects.toMatchObject({
+    await expect(
+      client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' }),
+    ).rejects.toMatchObject({
       status: 429,
       code: 20429,
     });
@@ -294,7 +322,9 @@ describe('Twilio stand-in with the twilio SDK', () => {
   it('respondWith(500) answers 500 / 20500 until reset', async () => {
     standIn.respondWith(500);
     for (let i = 0; i < 2; i++) {
-      await expect(client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' })).rejects.toMatchObject({
+      await expect(
+        client.messages.create({ to: '+15555550100', from: '+15555550199', body: 'hi' }),
+      ).rejects.toMatchObject({
         status: 500,
         code: 20500,
       });
@@ -335,7 +365,10 @@ describe('Web Push stand-in with web-push', () => {
   afterAll(() => push.close());
   beforeEach(() => push.reset());
 
-  function send(subscription: webpush.PushSubscription, payload: unknown = { title: 'Hi', body: 'Your code is 123456' }) {
+  function send(
+    subscription: webpush.PushSubscription,
+    payload: unknown = { title: 'Hi', body: 'Your code is 123456' },
+  ) {
     return webpush.sendNotification(subscription, JSON.stringify(payload), {
       vapidDetails,
       TTL: 60,
@@ -422,11 +455,20 @@ describe('Web Push stand-in with web-push', () => {
 
   it('a bogus or missing Authorization, or a JWT for another audience, is 401', async () => {
     const { endpoint } = push.createSubscription();
-    const bogus = await rawRequest(endpoint, push.caCertPem, { Authorization: `vapid t=a.b.c, k=${vapid.publicKey}`, TTL: 60 });
+    const bogus = await rawRequest(endpoint, push.caCertPem, {
+      Authorization: `vapid t=a.b.c, k=${vapid.publicKey}`,
+      TTL: 60,
+    });
     expect(bogus.status).toBe(401);
     const missing = await rawRequest(endpoint, push.caCertPem, { TTL: 60 });
     expect(missing.status).toBe(401);
-    const otherAudience = webpush.getVapidHeaders('https://127.0.0.1:1', vapidDetails.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm');
+    const otherAudience = webpush.getVapidHeaders(
+      'https://127.0.0.1:1',
+      vapidDetails.subject,
+      vapid.publicKey,
+      vapid.privateKey,
+      'aes128gcm',
+    );
     const wrongAud = await rawRequest(endpoint, push.caCertPem, { ...otherAudience, TTL: 60 });
     expect(wrongAud.status).toBe(401);
     expect(JSON.parse(wrongAud.body)).toMatchObject({ code: 401, message: expect.stringContaining('aud') });
@@ -437,18 +479,25 @@ describe('Web Push stand-in with web-push', () => {
     const details = webpush.generateRequestDetails(subscription, 'hello', { vapidDetails, TTL: 60 });
     const headers = details.headers as Record<string, string | number>;
     const { TTL: _ttl, ...noTtl } = headers;
-    expect((await rawRequest(details.endpoint, push.caCertPem, noTtl, details.body!)).status).toBe(400);
-    const aesgcm = await rawRequest(details.endpoint, push.caCertPem, { ...headers, 'Content-Encoding': 'aesgcm' }, details.body!);
+    expect((await rawRequest(details.endpoint, push.caCertPem, noTtl, details.body)).status).toBe(400);
+    const aesgcm = await rawRequest(
+      details.endpoint,
+      push.caCertPem,
+      { ...headers, 'Content-Encoding': 'aesgcm' },
+      details.body,
+    );
     expect(aesgcm.status).toBe(400);
-    const tampered = Buffer.from(details.body!);
+    const tampered = Buffer.from(details.body);
     tampered[tampered.length - 1]! ^= 0xff;
     expect((await rawRequest(details.endpoint, push.caCertPem, headers, tampered)).status).toBe(400);
-    expect((await rawRequest(details.endpoint, push.caCertPem, headers, details.body!)).status).toBe(201);
+    expect((await rawRequest(details.endpoint, push.caCertPem, headers, details.body)).status).toBe(201);
     expect((await push.waitForPushes(1))[0]!.payload).toBe('hello');
   });
 
   it('a payload over 4096 bytes is 413', async () => {
-    await expect(send(push.createSubscription(), { body: 'x'.repeat(5000) })).rejects.toMatchObject({ statusCode: 413 });
+    await expect(send(push.createSubscription(), { body: 'x'.repeat(5000) })).rejects.toMatchObject({
+      statusCode: 413,
+    });
   });
 
   it('another process trusts the certificate through NODE_EXTRA_CA_CERTS', async () => {

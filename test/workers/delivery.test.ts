@@ -38,7 +38,7 @@ async function makeUser(data: Record<string, unknown>, subscriptions = 0) {
 async function publish(body: Record<string, unknown>) {
   const res = await api('POST', '/v1/notifications', body);
   expect(res.statusCode, res.body).toBe(202);
-  return res.json() as { id: string; streamId: string };
+  return res.json<{ id: string; streamId: string }>();
 }
 
 async function status(id: string): Promise<NotificationStatusView> {
@@ -50,7 +50,8 @@ async function settled(id: string, channels: Channel[] = ['email', 'sms', 'push'
   return waitFor(
     async () => {
       const s = await status(id);
-      const done = (c: Channel) => s.channels?.[c] !== undefined && !['pending', 'retrying'].includes(s.channels[c].state);
+      const done = (c: Channel) =>
+        s.channels?.[c] !== undefined && !['pending', 'retrying'].includes(s.channels[c].state);
       return channels.every(done) ? s : undefined;
     },
     { what: `notification ${id} to settle on ${channels.join(', ')}` },
@@ -87,7 +88,14 @@ describe('delivery through every channel', () => {
     expect(sms.body).toBe('Your order shipped\nIt arrives on Tuesday.');
 
     const push = await waitFor(() => stack.push.received.find((p) => p.endpoint === subs[0]!.endpoint));
-    expect(push.json).toMatchObject({ id, type: 'order.shipped', title: 'Your order shipped', body: 'It arrives on Tuesday.', url: 'https://shop.example/orders/42', data: { orderId: 42 } });
+    expect(push.json).toMatchObject({
+      id,
+      type: 'order.shipped',
+      title: 'Your order shipped',
+      body: 'It arrives on Tuesday.',
+      url: 'https://shop.example/orders/42',
+      data: { orderId: 42 },
+    });
     expect(push.vapidPublicKey).toBe(stack.vapid.publicKey);
     expect(push.topic).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
     expect(push.ttl).toBe(86400);
@@ -101,7 +109,12 @@ describe('delivery through every channel', () => {
 
   it('sends to the recipients in `to` over the stored contact data, and to every push subscription', async () => {
     const { userId, subs } = await makeUser({ email: 'stored@example.com', phone: '+14155550100' }, 2);
-    const { id } = await publish({ userId, type: 'otp', body: 'Code 1234', to: { email: 'override@example.com', phone: '+14155550199' } });
+    const { id } = await publish({
+      userId,
+      type: 'otp',
+      body: 'Code 1234',
+      to: { email: 'override@example.com', phone: '+14155550199' },
+    });
     await settled(id);
     expect(stack.smtp.messages.some((m) => m.to.includes('override@example.com'))).toBe(true);
     expect(stack.smtp.messages.some((m) => m.to.includes('stored@example.com'))).toBe(false);
@@ -118,7 +131,14 @@ describe('delivery through every channel', () => {
       push: ['skipped', 'not_requested'],
     });
 
-    const optedOut = await makeUser({ email: 'b@example.com', phone: '+14155550102', preferences: { marketing: { sms: false, email: true }, '*': { email: false, push: false } } }, 1);
+    const optedOut = await makeUser(
+      {
+        email: 'b@example.com',
+        phone: '+14155550102',
+        preferences: { marketing: { sms: false, email: true }, '*': { email: false, push: false } },
+      },
+      1,
+    );
     const marketing = await publish({ userId: optedOut.userId, type: 'marketing', body: 'Sale' });
     // The type's own preference wins over `*`; `*` decides where the type says nothing.
     expect(states(await settled(marketing.id))).toEqual({
@@ -143,7 +163,15 @@ describe('delivery through every channel', () => {
 
   it('skips an entry past its expiresAt on every channel, sending nothing', async () => {
     const { userId } = await makeUser({ email: 'late@example.com', phone: '+14155550103' }, 1);
-    const n = { v: 1 as const, id: 'expired-1', userId, type: 'otp', payload: { body: 'Code 9999' }, expiresAt: Date.now() - 1000, ts: Date.now() - 60_000 };
+    const n = {
+      v: 1 as const,
+      id: 'expired-1',
+      userId,
+      type: 'otp',
+      payload: { body: 'Code 9999' },
+      expiresAt: Date.now() - 1000,
+      ts: Date.now() - 60_000,
+    };
     await stack.pub.admin.xadd(stack.pub.keys.stream, '*', ...encodeEntry(n));
     expect(states(await settled('expired-1'))).toEqual({
       email: ['skipped', 'expired'],
@@ -156,21 +184,38 @@ describe('delivery through every channel', () => {
 
   it('delivers entries another producer appended, keeps their status, and never sends an id twice', async () => {
     const { userId } = await makeUser({ email: 'producer@example.com' });
-    const n = { v: 1 as const, id: 'foreign-1', userId, type: 'welcome', payload: { title: 'Hi', body: 'Welcome' }, channels: ['email' as const], ts: Date.now() };
+    const n = {
+      v: 1 as const,
+      id: 'foreign-1',
+      userId,
+      type: 'welcome',
+      payload: { title: 'Hi', body: 'Welcome' },
+      channels: ['email' as const],
+      ts: Date.now(),
+    };
     const streamId = await stack.pub.admin.xadd(stack.pub.keys.stream, '*', ...encodeEntry(n));
     const first = await settled('foreign-1', ['email']);
-    expect(first).toMatchObject({ id: 'foreign-1', userId, type: 'welcome', streamId, channels: { email: { state: 'delivered' } } });
+    expect(first).toMatchObject({
+      id: 'foreign-1',
+      userId,
+      type: 'welcome',
+      streamId,
+      channels: { email: { state: 'delivered' } },
+    });
 
     // The same notification again (a duplicate entry), and one that asks for SMS only: neither
     // sends the email again, and neither erases that it was delivered.
     await stack.pub.admin.xadd(stack.pub.keys.stream, '*', ...encodeEntry(n));
     const smsOnly = await stack.pub.admin.xadd(stack.pub.keys.stream, '*', ...encodeEntry({ ...n, channels: ['sms'] }));
-    await waitFor(async () => {
-      const pending = (await stack.pub.admin.xpending(stack.pub.keys.stream, 'email_notifier_group')) as [number];
-      const info = (await stack.pub.admin.xinfo('GROUPS', stack.pub.keys.stream)) as unknown[][];
-      const email = info.map(toRecord).find((g) => g.name === 'email_notifier_group')!;
-      return pending[0] === 0 && email['last-delivered-id'] === smsOnly;
-    }, { what: 'the email group to pass both entries' });
+    await waitFor(
+      async () => {
+        const pending = (await stack.pub.admin.xpending(stack.pub.keys.stream, 'email_notifier_group')) as [number];
+        const info = (await stack.pub.admin.xinfo('GROUPS', stack.pub.keys.stream)) as unknown[][];
+        const email = info.map(toRecord).find((g) => g.name === 'email_notifier_group')!;
+        return pending[0] === 0 && email['last-delivered-id'] === smsOnly;
+      },
+      { what: 'the email group to pass both entries' },
+    );
     expect(stack.smtp.messages.filter((m) => m.to.includes('producer@example.com'))).toHaveLength(1);
     expect((await status('foreign-1')).channels.email.state).toBe('delivered');
   });

@@ -21,7 +21,7 @@ async function settledOnSms(id: string): Promise<ChannelStatusView> {
   return waitFor(
     async () => {
       const res = await ctx.stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` });
-      const sms = (res.json() as NotificationStatusView).channels?.sms;
+      const sms = res.json<NotificationStatusView>().channels?.sms;
       return sms && !['pending', 'retrying'].includes(sms.state) ? sms : undefined;
     },
     { what: `${id} to settle on sms` },
@@ -34,7 +34,11 @@ describe('expiry checked again just before a send', () => {
     const phones = ['+14155550161', '+14155550162', '+14155550163', '+14155550164'];
     const userIds = phones.map((_, i) => `rate-expiry-${i}`);
     for (const [i, userId] of userIds.entries()) {
-      const res = await stack.pub.app.inject({ method: 'PUT', url: `/v1/users/${userId}`, payload: { phone: phones[i] } });
+      const res = await stack.pub.app.inject({
+        method: 'PUT',
+        url: `/v1/users/${userId}`,
+        payload: { phone: phones[i] },
+      });
       expect(res.statusCode, res.body).toBe(200);
     }
 
@@ -50,7 +54,7 @@ describe('expiry checked again just before a send', () => {
           payload: { userId, type: 'otp', body: `Code 00${i}`, channels: ['sms'], expiresAt },
         });
         expect(res.statusCode, res.body).toBe(202);
-        return { id: (res.json() as { id: string }).id, phone: phones[i]! };
+        return { id: res.json<{ id: string }>().id, phone: phones[i]! };
       }),
     );
 
@@ -75,7 +79,10 @@ describe('expiry checked again just before a send', () => {
       expect(arrivals, `${id} (${status.state})`).toHaveLength(status.state === 'delivered' ? 1 : 0);
     }
     for (const m of received) {
-      expect(m.receivedAt, `message to ${m.to} arrived ${m.receivedAt - expiresAt} ms after expiresAt`).toBeLessThanOrEqual(expiresAt + TRANSIT_MS);
+      expect(
+        m.receivedAt,
+        `message to ${m.to} arrived ${m.receivedAt - expiresAt} ms after expiresAt`,
+      ).toBeLessThanOrEqual(expiresAt + TRANSIT_MS);
     }
   });
 });

@@ -39,7 +39,9 @@ async function publish(body: Record<string, unknown>): Promise<string> {
 async function settledOn(id: string, channel: Channel): Promise<NotificationStatusView['channels'][Channel]> {
   return waitFor(
     async () => {
-      const s = (await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })).json() as NotificationStatusView;
+      const s = (
+        await stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` })
+      ).json<NotificationStatusView>();
       const c = s.channels?.[channel];
       return c && !['pending', 'retrying'].includes(c.state) ? c : undefined;
     },
@@ -105,7 +107,10 @@ describe('failures', () => {
     expect(JSON.stringify(letters)).not.toContain('bounce@example.com');
     expect(JSON.stringify(letters)).not.toContain('+14155550113');
     // Nothing is left pending, so nothing will be tried again.
-    await waitFor(async () => ((await stack.pub.admin.xpending(stack.pub.keys.stream, 'email_notifier_group')) as [number])[0] === 0);
+    await waitFor(
+      async () =>
+        ((await stack.pub.admin.xpending(stack.pub.keys.stream, 'email_notifier_group')) as [number])[0] === 0,
+    );
     expect((await deadLetters()).filter((l) => l.id === id)).toHaveLength(2);
   });
 
@@ -115,7 +120,9 @@ describe('failures', () => {
     try {
       const id = await publish({ userId, type: 'otp', body: 'Code 4444', channels: ['email'] });
       expect(await settledOn(id, 'email')).toMatchObject({ state: 'dead', reason: 'max_attempts', attempts: 4 });
-      expect((await deadLetters()).filter((l) => l.id === id)).toEqual([expect.objectContaining({ reason: 'max_attempts', attempts: '4' })]);
+      expect((await deadLetters()).filter((l) => l.id === id)).toEqual([
+        expect.objectContaining({ reason: 'max_attempts', attempts: '4' }),
+      ]);
     } finally {
       stack.smtp.reset();
     }
@@ -132,7 +139,22 @@ describe('failures', () => {
   });
 
   it('dead-letters a malformed entry on every channel and keeps going', async () => {
-    const bad = await stack.pub.admin.xadd(stack.pub.keys.stream, '*', 'v', '1', 'id', 'bad-1', 'userId', 'u', 'type', 'otp', 'payload', '{not json', 'ts', '1');
+    const bad = await stack.pub.admin.xadd(
+      stack.pub.keys.stream,
+      '*',
+      'v',
+      '1',
+      'id',
+      'bad-1',
+      'userId',
+      'u',
+      'type',
+      'otp',
+      'payload',
+      '{not json',
+      'ts',
+      '1',
+    );
     await stack.pub.admin.xadd(stack.pub.keys.stream, '*', 'garbage', '\u0000\u00ff');
     const { userId } = await setUp({ email: 'after-bad@example.com' });
     const id = await publish({ userId, type: 'otp', body: 'Still working', channels: ['email'] });
@@ -141,7 +163,12 @@ describe('failures', () => {
       const found = (await deadLetters()).filter((l) => l.reason === 'malformed');
       return found.length >= 6 ? found : undefined;
     });
-    expect(letters.filter((l) => l.streamId === bad).map((l) => l.channel).sort()).toEqual(['email', 'push', 'sms']);
+    expect(
+      letters
+        .filter((l) => l.streamId === bad)
+        .map((l) => l.channel)
+        .sort(),
+    ).toEqual(['email', 'push', 'sms']);
     expect(letters.find((l) => l.streamId === bad)!.error).toContain('payload');
     const s = (await stack.pub.app.inject({ method: 'GET', url: '/v1/notifications/bad-1' })).json();
     expect(s.channels.email).toMatchObject({ state: 'dead', reason: 'malformed' });
@@ -153,7 +180,16 @@ describe('failures', () => {
     // 525 ms at the earliest: 75 + 150 + 300 ms of backoff); then it would accept.
     stack.smtp.failWith(451);
     try {
-      const n = { v: 1 as const, id: 'late-otp', userId, type: 'otp', payload: { body: 'Code 6666' }, channels: ['email' as const], expiresAt: Date.now() + 400, ts: Date.now() };
+      const n = {
+        v: 1 as const,
+        id: 'late-otp',
+        userId,
+        type: 'otp',
+        payload: { body: 'Code 6666' },
+        channels: ['email' as const],
+        expiresAt: Date.now() + 400,
+        ts: Date.now(),
+      };
       await stack.pub.admin.xadd(stack.pub.keys.stream, '*', ...encodeEntry(n));
       expect(await settledOn('late-otp', 'email')).toMatchObject({ state: 'skipped', reason: 'expired' });
       expect(stack.smtp.messages.some((m) => m.to.includes('otp-late@example.com'))).toBe(false);

@@ -21,7 +21,11 @@ async function publishSms(count: number, offset = 0): Promise<string[]> {
       numbers.push(phone);
       notifications.push({ userId: `u${i}`, type: 'otp', body: `Code ${i}`, channels: ['sms'], to: { phone } });
     }
-    const res = await stack.pub.app.inject({ method: 'POST', url: '/v1/notifications/batch', payload: { notifications } });
+    const res = await stack.pub.app.inject({
+      method: 'POST',
+      url: '/v1/notifications/batch',
+      payload: { notifications },
+    });
     expect(res.statusCode).toBe(202);
   }
   return numbers;
@@ -92,7 +96,11 @@ describe('replicas of one channel', () => {
     expect(await worker.exited).toBe(0);
     expect(worker.output()).toContain('stopped');
     // What it had started, it finished and acknowledged: nothing of its own is left pending.
-    const consumers = (await stack.pub.admin.xinfo('CONSUMERS', stack.pub.keys.stream, 'sms_notifier_group')) as unknown[][];
+    const consumers = (await stack.pub.admin.xinfo(
+      'CONSUMERS',
+      stack.pub.keys.stream,
+      'sms_notifier_group',
+    )) as unknown[][];
     for (const row of consumers) expect(row[row.indexOf('pending') + 1]).toBe(0);
     const sentByFirst = stack.twilio.messages.length;
     expect(sentByFirst).toBeLessThan(200);

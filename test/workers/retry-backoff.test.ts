@@ -15,14 +15,16 @@ beforeAll(async () => {
 
 async function smsStatus(id: string): Promise<ChannelStatusView | undefined> {
   const res = await ctx.stack.pub.app.inject({ method: 'GET', url: `/v1/notifications/${id}` });
-  return (res.json() as NotificationStatusView).channels?.sms;
+  return res.json<NotificationStatusView>().channels?.sms;
 }
 
 describe('retry backoff with a real worker', () => {
   it('takes a failed entry back no sooner than its backoff, which doubles per attempt', async () => {
     const { stack } = ctx;
     const phone = '+14155550171';
-    expect((await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/backoff-user', payload: { phone } })).statusCode).toBe(200);
+    expect(
+      (await stack.pub.app.inject({ method: 'PUT', url: '/v1/users/backoff-user', payload: { phone } })).statusCode,
+    ).toBe(200);
     stack.twilio.respondWith(500, { count: 2 });
     const res = await stack.pub.app.inject({
       method: 'POST',
@@ -30,7 +32,7 @@ describe('retry backoff with a real worker', () => {
       payload: { userId: 'backoff-user', type: 'otp', body: 'Code 7777', channels: ['sms'] },
     });
     expect(res.statusCode, res.body).toBe(202);
-    const { id } = res.json() as { id: string };
+    const { id } = res.json<{ id: string }>();
 
     // Each failure is written (updatedAt) before the entry's idle time restarts, so the next
     // attempt cannot start sooner than the backoff after that stamp. The retrying status lasts

@@ -36,11 +36,16 @@ const AUTH_CODES = new Set(['EAUTH', 'ENOAUTH', 'EOAUTH2']);
  */
 export function classifyEmailError(err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    code?: unknown;
+    responseCode?: unknown;
+    message?: unknown;
+  };
   const code = typeof e.code === 'string' ? e.code : undefined;
   const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   const detail = describe(code, responseCode, err);
-  if (code && AUTH_CODES.has(code)) return new DeliveryError('transient', `SMTP login failed: ${detail}`, undefined, { cause: err });
+  if (code && AUTH_CODES.has(code))
+    return new DeliveryError('transient', `SMTP login failed: ${detail}`, undefined, { cause: err });
   if (responseCode !== undefined && responseCode >= 500 && responseCode <= 599 && responseCode !== 503) {
     return new DeliveryError('permanent', `SMTP server refused the mail: ${detail}`, undefined, { cause: err });
   }

@@ -1,5 +1,11 @@
 import nodemailer from 'nodemailer';
-import { ConfigError, DeliveryError, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import {
+  ConfigError,
+  DeliveryError,
+  transportTimeoutMs,
+  type ChannelDriver,
+  type WorkerServices,
+} from '@herald/shared';
 import { classifyEmailError } from './classify-email-error.js';
 import type { EmailConfig } from './config.js';
 import { renderEmail } from './render-email.js';
@@ -44,7 +50,11 @@ export function createEmailDriver(config: EmailConfig, services: WorkerServices)
       return address ? [{ key: 'email', address }] : [];
     },
     async send(n, target) {
-      if (!transport || !from) throw new DeliveryError('permanent', 'email is not configured (dry run): SMTP_URL and EMAIL_FROM are required to send');
+      if (!transport || !from)
+        throw new DeliveryError(
+          'permanent',
+          'email is not configured (dry run): SMTP_URL and EMAIL_FROM are required to send',
+        );
       const message = renderEmail(n, target.address, from);
       // Not raced against `signal`: the runtime stops waiting on its own, and needs this promise
       // to settle with what the server really answered.

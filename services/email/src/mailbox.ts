@@ -24,6 +24,11 @@ export function parseMailbox(value: string): Mailbox | undefined {
   const addr = (named ? named[2]! : text).trim();
   if (!address.safeParse(addr).success) return undefined;
   const domain = addr.slice(addr.lastIndexOf('@') + 1).toLowerCase();
-  const name = named ? named[1]!.trim().replace(/^"(.*)"$/, '$1').trim() : '';
+  const name = named
+    ? named[1]!
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .trim()
+    : '';
   return name ? { name, address: addr, domain } : { address: addr, domain };
 }

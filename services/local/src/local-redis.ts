@@ -58,7 +58,9 @@ export async function localRedis(
   }
   if (spawnSync('redis-server', ['--version']).error) {
     throw new NoRedisError(
-      'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
+      'No Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. ' +
+        'Install it (Debian/Ubuntu: sudo apt-get install redis-server; ' +
+        'macOS: brew install redis) or set REDIS_URL.',
     );
   }
   const dir = join(stateDir, 'redis');
@@ -66,7 +68,20 @@ export async function localRedis(
   const port = await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
@@ -75,7 +90,9 @@ export async function localRedis(
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) resolve();
     });
-    child.once('exit', (code) => reject(new NoRedisError(`redis-server stopped at start (exit ${code}): ${output.trim().split('\n').pop()}`)));
+    child.once('exit', (code) =>
+      reject(new NoRedisError(`redis-server stopped at start (exit ${code}): ${output.trim().split('\n').pop()}`)),
+    );
   });
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -9,10 +9,15 @@ export function formatLogLine(line: string): string {
     const record = JSON.parse(line) as Record<string, unknown>;
     const extra = Object.entries(record)
       .filter(([key]) => !NOISE.has(key))
-      .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+      .map(([key, value]) => `${key}=${text(value)}`)
       .join(' ');
-    return `${LEVELS[Number(record.level)] ?? 'info'} ${String(record.msg ?? '')}${extra ? `  ${extra}` : ''}`;
+    return `${LEVELS[Number(record.level)] ?? 'info'} ${text(record.msg ?? '')}${extra ? `  ${extra}` : ''}`;
   } catch {
     return line;
   }
+}
+
+/** A value of a JSON line as text: a string as it is, anything else as JSON (numbers read the same). */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

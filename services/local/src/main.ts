@@ -38,7 +38,9 @@ const real: Record<Channel, boolean> = {
   push: !!config.VAPID_PRIVATE_KEY,
 };
 const vapid = real.push ? undefined : loadOrCreateVapidKeys(stateDir);
-const standIns: LocalStandIns | undefined = CHANNELS.every((c) => real[c]) ? undefined : await startLocalStandIns({ vapid: vapid! });
+const standIns: LocalStandIns | undefined = CHANNELS.every((c) => real[c])
+  ? undefined
+  : await startLocalStandIns({ vapid: vapid! });
 
 const port = config.PORT;
 const host = config.HOST;
@@ -69,7 +71,11 @@ supervisor.start('publisher', 'publisher', {
   ...(outboxUrl ? { HERALD_OUTBOX_URL: outboxUrl } : {}),
 });
 const metricsUrls: string[] = [];
-const REPLICAS: Record<Channel, number> = { email: config.HERALD_REPLICAS_EMAIL, sms: config.HERALD_REPLICAS_SMS, push: config.HERALD_REPLICAS_PUSH };
+const REPLICAS: Record<Channel, number> = {
+  email: config.HERALD_REPLICAS_EMAIL,
+  sms: config.HERALD_REPLICAS_SMS,
+  push: config.HERALD_REPLICAS_PUSH,
+};
 for (const channel of CHANNELS) {
   const replicas = REPLICAS[channel];
   for (let i = 1; i <= replicas; i++) {
@@ -87,12 +93,18 @@ for (const channel of CHANNELS) {
 }
 
 const key = (config.HERALD_ADMIN_KEYS ?? config.HERALD_API_KEYS ?? '').split(',')[0]?.trim();
-const headers: Record<string, string> = { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
+const headers: Record<string, string> = {
+  'content-type': 'application/json',
+  ...(key ? { authorization: `Bearer ${key}` } : {}),
+};
 
 /** A demo user whose address, number and push subscription all reach the stand-ins. */
 async function createDemoUser(): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ready = await fetch(`${publisherUrl}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${publisherUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -102,7 +114,11 @@ async function createDemoUser(): Promise<void> {
     body: JSON.stringify({ email: 'demo@herald.localhost', phone: '+15555550100' }),
   });
   if (standIns && !real.push) {
-    await fetch(`${publisherUrl}/v1/users/demo/push-subscriptions`, { method: 'POST', headers, body: JSON.stringify(standIns.push.createSubscription()) });
+    await fetch(`${publisherUrl}/v1/users/demo/push-subscriptions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(standIns.push.createSubscription()),
+    });
   }
 }
 await createDemoUser().catch((err: unknown) => out(`could not create the demo user: ${(err as Error).message}`));
@@ -115,11 +131,15 @@ out(
     `  Publisher   ${publisherUrl}   (health ${publisherUrl}/healthz, metrics ${publisherUrl}/metrics)`,
     `  Dashboard   ${publisherUrl}/dashboard   Push demo ${publisherUrl}/demo/`,
     `  Redis       ${redis.url}   (${redis.how})`,
-    ...CHANNELS.map((c) => `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${standIns ? ` (${c === 'email' ? standIns.smtp.url : c === 'sms' ? standIns.twilio.baseUrl : standIns.push.origin})` : ''}`}`),
+    ...CHANNELS.map((c) => {
+      const url = { email: standIns?.smtp.url, sms: standIns?.twilio.baseUrl, push: standIns?.push.origin }[c];
+      return `  ${c.padEnd(10)}  ${real[c] ? 'real provider' : `stand-in${url === undefined ? '' : ` (${url})`}`}`;
+    }),
     `  Worker metrics: ${metricsUrls.join(', ')}`,
     '',
     '  Send a first notification to the demo user (email, SMS and push):',
-    `  curl -s -X POST ${publisherUrl}/v1/notifications -H 'content-type: application/json'${auth} -d '{"userId":"demo","type":"welcome","title":"Hello","body":"It works"}'`,
+    `  curl -s -X POST ${publisherUrl}/v1/notifications -H 'content-type: application/json'${auth}` +
+      ` -d '{"userId":"demo","type":"welcome","title":"Hello","body":"It works"}'`,
     '',
     '  Ctrl+C stops everything.',
     '─────────────────────────────────────────────────────',

@@ -60,7 +60,7 @@ export class Supervisor {
     });
     service.child = child;
     const prefix = `[${service.name}]`.padEnd(12);
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.write(`${prefix} ${formatLogLine(line)}`));
     }
     child.once('exit', (code, signal) => {

@@ -21,7 +21,12 @@ declare module 'fastify' {
  * is what the request counts in all (units charged before included): past a minute's budget it
  * could never go, and is refused with 413 instead.
  */
-export type SpendBudget = (request: FastifyRequest, reply: FastifyReply, units: number, whole?: number) => Promise<void>;
+export type SpendBudget = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  units: number,
+  whole?: number,
+) => Promise<void>;
 
 /**
  * Every route needs a key unless it says it is public, decided on the matched route, not on the
@@ -31,7 +36,12 @@ export type SpendBudget = (request: FastifyRequest, reply: FastifyReply, units: 
  * budget; a refused credential spends from its client address, so guessing keys is limited like
  * any other traffic while a real key from the same address keeps its own budget.
  */
-export function useAccessControl(app: FastifyInstance, authenticator: Authenticator, limiter: RequestLimiter, perMinute: number): SpendBudget {
+export function useAccessControl(
+  app: FastifyInstance,
+  authenticator: Authenticator,
+  limiter: RequestLimiter,
+  perMinute: number,
+): SpendBudget {
   app.decorateRequest('caller', '');
   app.decorateRequest('principal', undefined as unknown as Principal);
 
@@ -39,7 +49,8 @@ export function useAccessControl(app: FastifyInstance, authenticator: Authentica
     if (perMinute > 0 && whole > perMinute) {
       throw new HeraldError(
         'HERALD_ERR_PAYLOAD_TOO_LARGE',
-        `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), more than a whole minute's budget of ${perMinute}; send smaller batches`,
+        `This request counts ${whole} against HERALD_RATE_LIMIT (one per notification, one per 64 KiB), ` +
+          `more than a whole minute's budget of ${perMinute}; send smaller batches`,
       );
     }
     const decision = await limiter.spend(request.caller, units);
@@ -47,7 +58,8 @@ export function useAccessControl(app: FastifyInstance, authenticator: Authentica
     reply.header('retry-after', String(decision.retryAfterS));
     throw new HeraldError(
       'HERALD_ERR_RATE_LIMITED',
-      `Too many requests: more than ${perMinute} a minute (HERALD_RATE_LIMIT; a batch counts each notification); retry after ${decision.retryAfterS} s`,
+      `Too many requests: more than ${perMinute} a minute (HERALD_RATE_LIMIT; a batch counts each notification); ` +
+        `retry after ${decision.retryAfterS} s`,
     );
   };
 

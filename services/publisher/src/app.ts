@@ -72,6 +72,9 @@ export interface BuildAppOptions {
 /** The publisher's HTTP app, ready to `listen()` or `inject()`. */
 export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): FastifyInstance {
   const app = Fastify({
+    // The assertion is what makes Fastify's instance type use FastifyBaseLogger rather than pino's
+    // Logger (the routes take a plain FastifyInstance); the rule reads it as changing nothing.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request lines would dominate the logs at thousands of requests a second; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -81,7 +84,9 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
     return503OnClosing: true,
     // request.ip: the socket's address, or X-Forwarded-For's client when the socket is a trusted proxy.
     trustProxy: config.HERALD_TRUSTED_PROXIES.length > 0 ? config.HERALD_TRUSTED_PROXIES : false,
-    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    frameworkErrors: (err, request, reply) => {
+      sendError(err, request, reply);
+    },
     clientErrorHandler,
     // A request must arrive in full within HERALD_BODY_TIMEOUT_MS, or 408 (see connection-limits.ts).
     requestTimeout: config.HERALD_BODY_TIMEOUT_MS,
@@ -157,7 +162,11 @@ export function buildApp({ config, redis, logger, onRoute }: BuildAppOptions): F
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    sendError(new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    sendError(
+      new HeraldError('HERALD_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
   );
 
   healthRoutes(app, context);

@@ -74,9 +74,16 @@ export function bearerOf(header: string | undefined): string | undefined {
  * Whether `principal` may use a route that needs `needed`, names the user `userId` (its path's
  * `:userId`, if any) and does (`userToken`) or does not let a user token in; throws 403 if not.
  */
-export function authorizeRoute(principal: Principal, route: { role?: Role; userToken?: boolean }, userId: string | undefined): void {
+export function authorizeRoute(
+  principal: Principal,
+  route: { role?: Role; userToken?: boolean },
+  userId: string | undefined,
+): void {
   if (principal.role === 'user' && !route.userToken) {
-    throw new HeraldError('HERALD_ERR_FORBIDDEN', 'A user token only registers and removes its own push subscriptions; this route needs an API key');
+    throw new HeraldError(
+      'HERALD_ERR_FORBIDDEN',
+      'A user token only registers and removes its own push subscriptions; this route needs an API key',
+    );
   }
   if ((route.role ?? 'publish') === 'admin' && principal.role !== 'admin') {
     throw new HeraldError('HERALD_ERR_FORBIDDEN', 'This route needs an admin key (HERALD_ADMIN_KEYS)');

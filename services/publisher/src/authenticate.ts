@@ -19,7 +19,8 @@ export class Authenticator {
   /** A promise only for a dashboard session (read in Redis): keys and tokens answer at once. */
   authenticate(request: FastifyRequest): Principal | Promise<Principal> {
     // The access hook has named the caller by its address already.
-    if (this.keyRing.open) return { role: 'admin', caller: request.caller, scope: EVERY_USER, describe: 'this publisher' };
+    if (this.keyRing.open)
+      return { role: 'admin', caller: request.caller, scope: EVERY_USER, describe: 'this publisher' };
     const header = request.headers.authorization;
     if (header !== undefined) return this.bearer(header);
     const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
@@ -33,7 +34,11 @@ export class Authenticator {
     const key = this.keyRing.find(credential);
     if (key) return key;
     const userId = this.tokens.verify(credential);
-    if (userId === undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'The API key or user token is not valid (or the token has expired)');
+    if (userId === undefined)
+      throw new HeraldError(
+        'HERALD_ERR_UNAUTHORIZED',
+        'The API key or user token is not valid (or the token has expired)',
+      );
     return {
       role: 'user',
       // Per user, not per token: making more tokens for one user buys no more requests.
@@ -46,11 +51,18 @@ export class Authenticator {
   /** A dashboard session stands for an admin key, checked in Redis on every request. */
   private async session(request: FastifyRequest, cookie: string): Promise<Principal> {
     const caller = await this.sessions.check(cookie);
-    if (caller === undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', 'The dashboard session is not valid or has ended; sign in again');
+    if (caller === undefined)
+      throw new HeraldError(
+        'HERALD_ERR_UNAUTHORIZED',
+        'The dashboard session is not valid or has ended; sign in again',
+      );
     // Besides SameSite=Strict, a request that changes something must carry a header no other
     // site's form or link can add.
     if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers['x-herald-dashboard'] !== '1') {
-      throw new HeraldError('HERALD_ERR_FORBIDDEN', 'Dashboard requests that change something must carry x-herald-dashboard: 1');
+      throw new HeraldError(
+        'HERALD_ERR_FORBIDDEN',
+        'Dashboard requests that change something must carry x-herald-dashboard: 1',
+      );
     }
     return { role: 'admin', caller, scope: EVERY_USER, describe: 'this session' };
   }

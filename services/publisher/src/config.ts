@@ -25,7 +25,9 @@ export const publisherEnv = {
     if (list.some((key) => key.includes(':'))) {
       ctx.addIssue({
         code: 'custom',
-        message: 'an admin key takes no scope (it reaches every user): drop the ":pattern", or give the scope to a publish key in HERALD_API_KEYS',
+        message:
+          'an admin key takes no scope (it reaches every user): drop the ":pattern", ' +
+          'or give the scope to a publish key in HERALD_API_KEYS',
       });
     }
   }),
@@ -66,7 +68,9 @@ export const publisherEnv = {
    * the proxy. Default none: the header is ignored, so no client can claim another's address.
    */
   HERALD_TRUSTED_PROXIES: envList().superRefine((list, ctx) => {
-    for (const entry of list) if (!isAddressOrRange(entry)) ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR range` });
+    for (const entry of list)
+      if (!isAddressOrRange(entry))
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR range` });
   }),
   /**
    * How long a request may take to arrive in full, head and body, in ms; past it the answer is

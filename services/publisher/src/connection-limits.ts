@@ -11,7 +11,11 @@ import type { PublisherConfig } from './config.js';
  *   (30 s by default, so a 10 s deadline could hold for 40 s); half the deadline, at most a
  *   second, keeps it within about a second. A check walks only requests still arriving.
  */
-export function requestDeadlines(bodyTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+export function requestDeadlines(bodyTimeoutMs: number): {
+  requestTimeout: number;
+  headersTimeout: number;
+  connectionsCheckingInterval: number;
+} {
   return {
     requestTimeout: bodyTimeoutMs,
     headersTimeout: bodyTimeoutMs,

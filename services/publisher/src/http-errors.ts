@@ -74,7 +74,10 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
  * path it has no route for. Without this Node drops the connection without an answer.
  */
 export function refuseConnect(request: IncomingMessage, socket: Socket): void {
-  answerOnSocket(socket, new HeraldError('HERALD_ERR_NOT_FOUND', `No route CONNECT ${request.url ?? ''}: the publisher is not a proxy`));
+  answerOnSocket(
+    socket,
+    new HeraldError('HERALD_ERR_NOT_FOUND', `No route CONNECT ${request.url ?? ''}: the publisher is not a proxy`),
+  );
 }
 
 /** Write `error` as a whole HTTP answer on a socket Fastify does not handle, then close it. */

@@ -22,7 +22,9 @@ export function useExplainedJsonParser(app: FastifyInstance): void {
     // parseAs: 'string' hands a string; the overload does not narrow it.
     const text = body as string;
     request.bodyBytes = Buffer.byteLength(text);
-    parseJson(request, text, (err, value) => {
+    // Given a callback, Fastify's parser answers through it and returns nothing; its type also
+    // allows the form that returns a promise instead.
+    void parseJson(request, text, (err, value) => {
       if ((err as { code?: string } | null)?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
         done(explainBadJson(text), undefined);
       } else done(err, value);
@@ -41,7 +43,12 @@ export function explainBadJson(body: string): HeraldError {
   const path = findRefusedKey(parsed);
   if (path === undefined) return new HeraldError('HERALD_ERR_BAD_JSON');
   return new HeraldError('HERALD_ERR_VALIDATION', `The request body holds the key ${path.at(-1)}, which is refused`, [
-    { path: path.join('.'), message: 'A "__proto__" key, or a "prototype" key inside "constructor", is refused: it could alter objects the server builds from the body' },
+    {
+      path: path.join('.'),
+      message:
+        'A "__proto__" key, or a "prototype" key inside "constructor", is refused: ' +
+        'it could alter objects the server builds from the body',
+    },
   ]);
 }
 
@@ -57,7 +64,7 @@ function findRefusedKey(root: unknown): string[] | undefined {
   while (stack.length > 0) {
     const [node, at] = stack.pop()!;
     if (node === null || typeof node !== 'object') continue;
-    for (const [key, value] of Object.entries(node)) {
+    for (const [key, value] of Object.entries(node) as [string, unknown][]) {
       const step = { key, parent: at };
       if (key === '__proto__') return pathOf(step);
       if (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype')) {

@@ -36,10 +36,12 @@ export function refuseForeignHost(request: FastifyRequest, _reply: FastifyReply,
   // A callback hook, not an async one: it runs on every request, and a promise each costs more than the check.
   if (host === undefined || isLoopbackHost(host)) return done();
   const shown = host.length > 100 ? `${host.slice(0, 99)}…` : host;
-  done(new HeraldError(
-    'HERALD_ERR_FORBIDDEN',
-    `Host ${JSON.stringify(shown)} is not this machine: with no API key set, the publisher answers only requests ` +
-      'addressed to localhost, 127.0.0.1 or [::1], so that no web page can reach it through DNS rebinding; ' +
-      'use http://127.0.0.1:<port>, or set HERALD_API_KEYS',
-  ));
+  done(
+    new HeraldError(
+      'HERALD_ERR_FORBIDDEN',
+      `Host ${JSON.stringify(shown)} is not this machine: with no API key set, the publisher answers only requests ` +
+        'addressed to localhost, 127.0.0.1 or [::1], so that no web page can reach it through DNS rebinding; ' +
+        'use http://127.0.0.1:<port>, or set HERALD_API_KEYS',
+    ),
+  );
 }

@@ -40,7 +40,10 @@ logger.info({ address, stream: config.HERALD_STREAM }, 'publisher listening');
 exitOnSignals(async (signal) => {
   logger.info({ signal }, 'stopping: finishing requests in flight');
   setTimeout(() => {
-    logger.error({ shutdownMs: config.HERALD_SHUTDOWN_MS }, 'requests still in flight after HERALD_SHUTDOWN_MS; exiting');
+    logger.error(
+      { shutdownMs: config.HERALD_SHUTDOWN_MS },
+      'requests still in flight after HERALD_SHUTDOWN_MS; exiting',
+    );
     process.exit(1);
   }, config.HERALD_SHUTDOWN_MS).unref();
   try {

@@ -37,7 +37,10 @@ const MAX_NOTIFICATIONS_A_CALL = 500;
 /** Appends notifications to the stream, once per id (see publish-batch-1+n.lua). */
 export class Publisher {
   /** Single publishes waiting for the next script call. */
-  private waiting: (ScopedNotification & { resolve: (outcome: PublishOutcome) => void; reject: (err: unknown) => void })[] = [];
+  private waiting: (ScopedNotification & {
+    resolve: (outcome: PublishOutcome) => void;
+    reject: (err: unknown) => void;
+  })[] = [];
 
   constructor(private readonly options: PublisherOptions) {}
 
@@ -88,7 +91,9 @@ export class Publisher {
   /** Publish several in one script call (one round trip); outcomes in order. */
   async publishMany(scoped: readonly ScopedNotification[]): Promise<PublishOutcome[]> {
     const { scripts, idempotencyTtlS, recordTtlS, streamMaxLen } = this.options;
-    const replies = await redisCall(scripts.publishBatch(idempotencyTtlS * 1000, recordTtlS, streamMaxLen, scoped.map(toPublishItem)));
+    const replies = await redisCall(
+      scripts.publishBatch(idempotencyTtlS * 1000, recordTtlS, streamMaxLen, scoped.map(toPublishItem)),
+    );
     return replies.map(([status, streamId], i) => ({ status, id: scoped[i]!.n.id, streamId }) as PublishOutcome);
   }
 }
@@ -96,5 +101,13 @@ export class Publisher {
 function toPublishItem({ n, scope }: ScopedNotification): PublishItem {
   // The fingerprint covers what the caller asked for, not when it arrived.
   const { ts: _ts, ...content } = n;
-  return { id: n.id, fingerprint: fingerprint(content), now: n.ts, userId: n.userId, type: n.type, scope: scope ?? '', fields: encodeEntry(n) };
+  return {
+    id: n.id,
+    fingerprint: fingerprint(content),
+    now: n.ts,
+    userId: n.userId,
+    type: n.type,
+    scope: scope ?? '',
+    fields: encodeEntry(n),
+  };
 }

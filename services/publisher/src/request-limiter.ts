@@ -44,7 +44,8 @@ export class RequestLimiter {
    */
   spend(caller: string, units = 1): Promise<LimitDecision> {
     const { redis, perMinute } = this.options;
-    if (perMinute <= 0 || units <= 0 || Date.now() < this.pausedUntil || redis.status !== 'ready') return Promise.resolve({ allowed: true });
+    if (perMinute <= 0 || units <= 0 || Date.now() < this.pausedUntil || redis.status !== 'ready')
+      return Promise.resolve({ allowed: true });
     return new Promise<LimitDecision>((resolve) => {
       this.waiting.push({ caller, units, resolve });
       if (this.waiting.length === 1) setImmediate(() => void this.spendWaiting());
@@ -65,14 +66,19 @@ export class RequestLimiter {
       const waits = await Promise.race([answer, deadline]);
       waiting.forEach((w, i) => {
         const waitMs = Number(waits[i]);
-        w.resolve(waitMs > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) } : { allowed: true });
+        w.resolve(
+          waitMs > 0 ? { allowed: false, retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) } : { allowed: true },
+        );
       });
     } catch (err) {
       this.pausedUntil = Date.now() + PAUSE_AFTER_FAILURE_MS;
       // At most one line a minute: an outage would otherwise log one a second.
       if (Date.now() - this.lastWarning > 60_000) {
         this.lastWarning = Date.now();
-        this.options.logger.warn({ err: (err as Error).message }, 'rate limit unavailable (Redis); letting requests through');
+        this.options.logger.warn(
+          { err: (err as Error).message },
+          'rate limit unavailable (Redis); letting requests through',
+        );
       }
       for (const w of waiting) w.resolve({ allowed: true });
     } finally {

@@ -23,10 +23,18 @@ export class StreamSlots {
   take(caller: string): { release: () => void } | { refusal: HeraldError } {
     const mine = this.perCaller.get(caller) ?? 0;
     if (mine >= this.limits.perCaller) {
-      return { refusal: full(`${mine} live streams are open for this key (HERALD_MAX_STREAMS_PER_KEY is ${this.limits.perCaller})`) };
+      return {
+        refusal: full(
+          `${mine} live streams are open for this key (HERALD_MAX_STREAMS_PER_KEY is ${this.limits.perCaller})`,
+        ),
+      };
     }
     if (this.total >= this.limits.total) {
-      return { refusal: full(`${this.total} live streams are open on this publisher (HERALD_MAX_STREAMS is ${this.limits.total})`) };
+      return {
+        refusal: full(
+          `${this.total} live streams are open on this publisher (HERALD_MAX_STREAMS is ${this.limits.total})`,
+        ),
+      };
     }
     this.total++;
     this.perCaller.set(caller, mine + 1);

@@ -32,8 +32,13 @@ export function parseScopedKey(entry: string): ScopedKey | { problem: string } {
   const pattern = entry.slice(colon + 1);
   // The key itself is never quoted back: the message names the entry by its scope only.
   // Nothing of the entry is quoted: what looks like a scope may be a key's own text.
-  if (key === '') return { problem: 'an entry starts with a colon: write key:pattern (such as key1:acme-*), or the key alone' };
-  if (pattern === '') return { problem: 'an entry ends with a colon but names no scope: write key:pattern (such as acme-*), or the key alone' };
+  if (key === '')
+    return { problem: 'an entry starts with a colon: write key:pattern (such as key1:acme-*), or the key alone' };
+  if (pattern === '')
+    return {
+      problem: 'an entry ends with a colon but names no scope: write key:pattern (such as acme-*), or the key alone',
+    };
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(pattern)) return { problem: `the scope of an entry holds a control character` };
   return { key, pattern };
 }
@@ -42,7 +47,10 @@ export function parseScopedKey(entry: string): ScopedKey | { problem: string } {
 export function userScope(pattern: string | undefined): UserScope {
   if (pattern === undefined || pattern === '*') return EVERY_USER;
   const parts = pattern.split('*');
-  const regex = new RegExp(`^${parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')}$`, 'u');
+  const regex = new RegExp(
+    `^${parts.map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')}$`,
+    'u',
+  );
   return { includes: (userId) => regex.test(userId), lua: `^${parts.map(luaLiteral).join('.*')}$` };
 }
 
@@ -56,5 +64,6 @@ export function singleUser(userId: string): UserScope {
  * with `%` (bytes of other UTF-8 characters are never magic in a Lua pattern).
  */
 function luaLiteral(text: string): string {
+  // eslint-disable-next-line no-control-regex -- every ASCII byte but letters and digits, control characters included
   return text.replace(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/g, '%$&');
 }

@@ -35,7 +35,11 @@ export class UserTokens {
   issue(userId: string, now = Date.now()): IssuedUserToken {
     const expires = Math.floor(now / 1000) + this.ttlS;
     const payload = Buffer.from(JSON.stringify({ u: userId, e: expires })).toString('base64url');
-    return { token: `${PREFIX}.${payload}.${mac(this.secrets[0]!, payload)}`, userId, expiresAt: new Date(expires * 1000).toISOString() };
+    return {
+      token: `${PREFIX}.${payload}.${mac(this.secrets[0]!, payload)}`,
+      userId,
+      expiresAt: new Date(expires * 1000).toISOString(),
+    };
   }
 
   /** The user a valid, unexpired token names; undefined for anything else. */

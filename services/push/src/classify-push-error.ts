@@ -21,10 +21,17 @@ export function classifyPushError(err: unknown): DeliveryError {
       return new DeliveryError('gone', `push subscription is gone (${detail})`, undefined, { cause: err });
     }
     if (status === 429) {
-      return new DeliveryError('transient', `push service answered ${detail}`, parseRetryAfter(err.headers['retry-after']), { cause: err });
+      return new DeliveryError(
+        'transient',
+        `push service answered ${detail}`,
+        parseRetryAfter(err.headers['retry-after']),
+        { cause: err },
+      );
     }
-    if (status >= 500) return new DeliveryError('transient', `push service answered ${detail}`, undefined, { cause: err });
-    if (status >= 400) return new DeliveryError('permanent', `push service refused the message (${detail})`, undefined, { cause: err });
+    if (status >= 500)
+      return new DeliveryError('transient', `push service answered ${detail}`, undefined, { cause: err });
+    if (status >= 400)
+      return new DeliveryError('permanent', `push service refused the message (${detail})`, undefined, { cause: err });
   }
   return new DeliveryError('transient', `push request failed: ${describe(err)}`, undefined, { cause: err });
 }

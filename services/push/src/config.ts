@@ -25,7 +25,10 @@ export const pushEnv = {
     .trim()
     .optional()
     .refine((v) => v === undefined || isVapidSubject(v), { message: 'expected a mailto: or https: URL' }),
-  /** How long a push service keeps a message for an offline device when the notification has no expiry, in seconds. Default 86400 (a day); at most 2419200 (4 weeks). */
+  /**
+   * How long a push service keeps a message for an offline device when the notification has no
+   * expiry, in seconds. Default 86400 (a day); at most 2419200 (4 weeks).
+   */
   HERALD_PUSH_TTL_S: envInt(86_400, 0, 2_419_200),
 };
 
@@ -34,7 +37,9 @@ export type PushConfig = z.output<z.ZodObject<typeof pushEnv>> & WorkerConfig;
 function isVapidSubject(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === 'mailto:' && url.pathname.includes('@')) || (url.protocol === 'https:' && url.hostname !== '');
+    return (
+      (url.protocol === 'mailto:' && url.pathname.includes('@')) || (url.protocol === 'https:' && url.hostname !== '')
+    );
   } catch {
     return false;
   }

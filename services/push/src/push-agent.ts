@@ -6,7 +6,10 @@ import { rootCertificates } from 'node:tls';
 import { DeliveryError, isPrivateAddress } from '@herald/shared';
 
 export interface PushAgentOptions {
-  /** Let endpoints resolve to private, loopback or link-local addresses (HERALD_ALLOW_PRIVATE_PUSH; local stand-ins only). */
+  /**
+   * Let endpoints resolve to private, loopback or link-local addresses (HERALD_ALLOW_PRIVATE_PUSH;
+   * local stand-ins only).
+   */
   allowPrivate: boolean;
   /**
    * Extra certificate authorities to trust besides Node's own (PEM). A worker process uses
@@ -44,9 +47,14 @@ export function createPushAgent(options: PushAgentOptions): Agent {
 
 /** An agent whose connections reach public addresses only (see createPushAgent). */
 class PublicOnlyAgent extends Agent {
-  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = options.host ?? 'localhost';
-    const origin = `https://${isIP(host) === 6 ? `[${host}]` : host}${options.port && Number(options.port) !== 443 ? `:${options.port}` : ''}`;
+    const origin =
+      `https://${isIP(host) === 6 ? `[${host}]` : host}` +
+      `${options.port && Number(options.port) !== 443 ? `:${options.port}` : ''}`;
     if (isIP(host) && isPrivateAddress(host)) {
       const err = refusal(`push endpoint ${origin} is a private address`);
       // Node's agent always passes a callback; a caller without one gets the refusal thrown.

@@ -1,6 +1,15 @@
 import { existsSync } from 'node:fs';
 import webpush from 'web-push';
-import { ConfigError, DeliveryError, isPrivateHost, isUnambiguousPushEndpoint, pushSubscriptionField, transportTimeoutMs, type ChannelDriver, type WorkerServices } from '@herald/shared';
+import {
+  ConfigError,
+  DeliveryError,
+  isPrivateHost,
+  isUnambiguousPushEndpoint,
+  pushSubscriptionField,
+  transportTimeoutMs,
+  type ChannelDriver,
+  type WorkerServices,
+} from '@herald/shared';
 import { classifyPushError } from './classify-push-error.js';
 import type { PushConfig } from './config.js';
 import { createPushAgent, type PushAgentOptions } from './push-agent.js';
@@ -23,7 +32,11 @@ export interface PushDriverOptions {
  * addresses are refused unless HERALD_ALLOW_PRIVATE_PUSH (see push-agent.ts). With
  * HERALD_DRY_RUN the VAPID variables may be missing, since nothing is sent.
  */
-export function createPushDriver(config: PushConfig, services: WorkerServices, options: PushDriverOptions = {}): ChannelDriver {
+export function createPushDriver(
+  config: PushConfig,
+  services: WorkerServices,
+  options: PushDriverOptions = {},
+): ChannelDriver {
   const problems = configProblems(config);
   if (problems.length > 0 && !config.HERALD_DRY_RUN) throw new ConfigError(problems);
 
@@ -44,7 +57,8 @@ export function createPushDriver(config: PushConfig, services: WorkerServices, o
       // for every entry, and almost every user is within the cap.
       const max = config.HERALD_MAX_PUSH_SUBSCRIPTIONS;
       const all = user.pushSubscriptions ?? [];
-      const newest = all.length <= max ? all : [...all].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, max);
+      const newest =
+        all.length <= max ? all : [...all].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0)).slice(0, max);
       return newest.map((subscription) => ({
         key: pushTargetKey(subscription.endpoint),
         address: subscription.endpoint,
@@ -52,21 +66,30 @@ export function createPushDriver(config: PushConfig, services: WorkerServices, o
       }));
     },
     async send(n, target) {
-      if (!vapidDetails) throw new DeliveryError('permanent', 'push is not configured (dry run): the VAPID_* variables are required to send');
+      if (!vapidDetails)
+        throw new DeliveryError(
+          'permanent',
+          'push is not configured (dry run): the VAPID_* variables are required to send',
+        );
       const subscription = target.subscription;
       if (!subscription) throw new DeliveryError('permanent', `push target ${target.key} has no subscription`);
       checkEndpoint(subscription.endpoint, allowPrivate);
       const message = renderPush(n, { now: Date.now(), defaultTtlS: config.HERALD_PUSH_TTL_S });
       // Not raced against the signal: the runtime stops waiting on its own and records the real answer.
-      const result = await webpush.sendNotification({ endpoint: subscription.endpoint, keys: subscription.keys }, message.payload, {
-        TTL: message.TTL,
-        topic: message.topic,
-        contentEncoding: 'aes128gcm',
-        timeout: transportTimeoutMs(config.HERALD_SEND_TIMEOUT_MS),
-        vapidDetails,
-        agent,
-      });
-      const location = result.headers['location'];
+      const result = await webpush.sendNotification(
+        { endpoint: subscription.endpoint, keys: subscription.keys },
+        message.payload,
+        {
+          TTL: message.TTL,
+          topic: message.topic,
+          contentEncoding: 'aes128gcm',
+          timeout: transportTimeoutMs(config.HERALD_SEND_TIMEOUT_MS),
+          vapidDetails,
+          agent,
+        },
+      );
+      // Typed as a string; Node gives some headers as arrays, so both are read.
+      const location = result.headers['location'] as string | string[] | undefined;
       const providerId = Array.isArray(location) ? location[0] : location;
       return providerId ? { providerId } : {};
     },
@@ -112,11 +135,18 @@ function checkEndpoint(endpoint: string, allowPrivate: boolean): void {
   } catch {
     throw new DeliveryError('permanent', 'push endpoint is not a URL; refused');
   }
-  if (url.protocol !== 'https:') throw new DeliveryError('permanent', `push endpoint ${url.origin} is not https; refused`);
+  if (url.protocol !== 'https:')
+    throw new DeliveryError('permanent', `push endpoint ${url.origin} is not https; refused`);
   if (!isUnambiguousPushEndpoint(endpoint)) {
-    throw new DeliveryError('permanent', `push endpoint ${url.origin} has a host that URL parsers read differently; refused`);
+    throw new DeliveryError(
+      'permanent',
+      `push endpoint ${url.origin} has a host that URL parsers read differently; refused`,
+    );
   }
   if (!allowPrivate && isPrivateHost(url.hostname)) {
-    throw new DeliveryError('permanent', `push endpoint ${url.origin} is a private address; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`);
+    throw new DeliveryError(
+      'permanent',
+      `push endpoint ${url.origin} is a private address; refused (HERALD_ALLOW_PRIVATE_PUSH is off)`,
+    );
   }
 }

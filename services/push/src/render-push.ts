@@ -19,7 +19,10 @@ export interface PushMessage {
   payload: string;
   /** Seconds the push service keeps the message for an offline device. */
   TTL: number;
-  /** Lets the push service replace an undelivered copy (a retry) instead of queueing both: at most 32 base64url characters. */
+  /**
+   * Lets the push service replace an undelivered copy (a retry) instead of queueing both: at most
+   * 32 base64url characters.
+   */
   topic: string;
 }
 
@@ -77,7 +80,10 @@ function fitPayload(full: PushPayload): string {
  */
 function shortenField(p: PushPayload, field: 'body' | 'title'): PushPayload {
   const chars = Array.from(p[field] ?? '');
-  const withPrefix = (count: number): PushPayload => ({ ...p, [field]: `${chars.slice(0, count).join('').trimEnd()}…` });
+  const withPrefix = (count: number): PushPayload => ({
+    ...p,
+    [field]: `${chars.slice(0, count).join('').trimEnd()}…`,
+  });
   if (size(p) <= PUSH_PAYLOAD_MAX_BYTES) return p;
   // Largest count whose shortened payload fits; the size grows with count, so bisect.
   let lo = 0;

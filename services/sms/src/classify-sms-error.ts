@@ -20,7 +20,10 @@ export function classifySmsError(err: unknown): DeliveryError {
     if (status === 429 || status >= 500 || status === 401) {
       return new DeliveryError('transient', `Twilio answered ${status}: ${detail}`, undefined, { cause: err });
     }
-    if (status >= 400) return new DeliveryError('permanent', `Twilio refused the message (${status}): ${detail}`, undefined, { cause: err });
+    if (status >= 400)
+      return new DeliveryError('permanent', `Twilio refused the message (${status}): ${detail}`, undefined, {
+        cause: err,
+      });
   }
   return new DeliveryError('transient', `Twilio request failed: ${describe(err)}`, undefined, { cause: err });
 }
@@ -31,7 +34,8 @@ function httpStatus(err: unknown): number | undefined {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof twilio.RestException) return [err.code, err.message].filter((p) => p !== undefined && p !== '').join(' ');
+  if (err instanceof twilio.RestException)
+    return [err.code, err.message].filter((p) => p !== undefined && p !== '').join(' ');
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' ? `${code} ${err.message}` : err.message;

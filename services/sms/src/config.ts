@@ -15,21 +15,30 @@ export const smsEnv = {
     .string()
     .trim()
     .optional()
-    .refine((v) => v === undefined || /^AC[A-Za-z0-9]{1,64}$/.test(v), { message: 'expected an account SID starting with AC' }),
+    .refine((v) => v === undefined || /^AC[A-Za-z0-9]{1,64}$/.test(v), {
+      message: 'expected an account SID starting with AC',
+    }),
   /** The account's auth token. Required unless dry run. */
   TWILIO_AUTH_TOKEN: z.string().trim().optional(),
-  /** The sending number in E.164 form (`+14155550123`). This or TWILIO_MESSAGING_SERVICE_SID is required unless dry run. */
+  /**
+   * The sending number in E.164 form (`+14155550123`). This or TWILIO_MESSAGING_SERVICE_SID is
+   * required unless dry run.
+   */
   TWILIO_FROM: z
     .string()
     .trim()
     .optional()
-    .refine((v) => v === undefined || E164_PATTERN.test(v), { message: 'expected a phone number in E.164 form, such as +14155550123' }),
+    .refine((v) => v === undefined || E164_PATTERN.test(v), {
+      message: 'expected a phone number in E.164 form, such as +14155550123',
+    }),
   /** A Messaging Service (`MG...`) that picks the sender; preferred over TWILIO_FROM when both are set. */
   TWILIO_MESSAGING_SERVICE_SID: z
     .string()
     .trim()
     .optional()
-    .refine((v) => v === undefined || /^MG[A-Za-z0-9]{1,64}$/.test(v), { message: 'expected a Messaging Service SID starting with MG' }),
+    .refine((v) => v === undefined || /^MG[A-Za-z0-9]{1,64}$/.test(v), {
+      message: 'expected a Messaging Service SID starting with MG',
+    }),
   /**
    * Where Twilio's API is: replaces `https://api.twilio.com` in every request (a path is kept
    * as a prefix). Default: Twilio itself. Set it for a stand-in or a proxy.

@@ -33,5 +33,7 @@ export function createRateLimiter(scripts: Scripts, channel: Channel, perSecond:
 
 function waitAborted(signal: AbortSignal, waitMs?: number): DeliveryError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-  return new DeliveryError('transient', `gave up waiting for the SMS rate limit: ${reason}`, waitMs, { cause: signal.reason });
+  return new DeliveryError('transient', `gave up waiting for the SMS rate limit: ${reason}`, waitMs, {
+    cause: signal.reason,
+  });
 }

@@ -40,7 +40,9 @@ export class Arrivals<T> {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${n} ${this.what}; received ${this.items.length}`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${n} ${this.what}; received ${this.items.length}`),
+        );
       }, timeoutMs);
       this.#waiters.add(waiter);
     });

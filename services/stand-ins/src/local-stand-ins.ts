@@ -50,7 +50,10 @@ export async function startLocalStandIns(options: {
   twilio?: { accountSid?: string; authToken?: string };
 }): Promise<LocalStandIns> {
   const { vapid, ports = {} } = options;
-  const where = { ...(options.host ? { host: options.host } : {}), ...(options.publicHost ? { publicHost: options.publicHost } : {}) };
+  const where = {
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.publicHost ? { publicHost: options.publicHost } : {}),
+  };
   const [smtp, twilio, push] = await Promise.all([
     startSmtpStandIn({ port: ports.smtp ?? 0, ...where }),
     startTwilioStandIn({ port: ports.twilio ?? 0, ...where, ...options.twilio }),
@@ -81,19 +84,42 @@ export async function startLocalStandIns(options: {
     outbox() {
       const last = <T>(items: T[]) => items.slice(-50).reverse();
       return {
-        emails: last(smtp.messages).map(({ to, subject, text, messageId, receivedAt }) => ({ to, subject, text, messageId, receivedAt })),
-        sms: last(twilio.messages).map(({ to, from, body, sid, receivedAt }) => ({ to, ...(from ? { from } : {}), body, sid, receivedAt })),
-        pushes: last(push.received).map(({ endpoint, payload, ttl, receivedAt }) => ({ endpoint, payload, ttl, receivedAt })),
+        emails: last(smtp.messages).map(({ to, subject, text, messageId, receivedAt }) => ({
+          to,
+          subject,
+          text,
+          messageId,
+          receivedAt,
+        })),
+        sms: last(twilio.messages).map(({ to, from, body, sid, receivedAt }) => ({
+          to,
+          ...(from ? { from } : {}),
+          body,
+          sid,
+          receivedAt,
+        })),
+        pushes: last(push.received).map(({ endpoint, payload, ttl, receivedAt }) => ({
+          endpoint,
+          payload,
+          ttl,
+          receivedAt,
+        })),
       };
     },
     watch(write) {
       const seen = { mail: 0, sms: 0, push: 0 };
       const timer = setInterval(() => {
         for (const mail of smtp.messages.slice(seen.mail)) {
-          write(`[email] to ${mail.to.join(', ')}: "${mail.subject}" ${JSON.stringify(mail.text.trim())} (${mail.messageId})`);
+          write(
+            `[email] to ${mail.to.join(', ')}: "${mail.subject}" ` +
+              `${JSON.stringify(mail.text.trim())} (${mail.messageId})`,
+          );
         }
         for (const sms of twilio.messages.slice(seen.sms)) {
-          write(`[sms]   to ${sms.to} from ${sms.from ?? sms.messagingServiceSid}: ${JSON.stringify(sms.body)} (${sms.sid})`);
+          write(
+            `[sms]   to ${sms.to} from ${sms.from ?? sms.messagingServiceSid}: ` +
+              `${JSON.stringify(sms.body)} (${sms.sid})`,
+          );
         }
         for (const p of push.received.slice(seen.push)) {
           write(`[push]  ttl ${p.ttl}s topic ${p.topic ?? '-'}, decrypted: ${p.payload}`);

@@ -28,7 +28,11 @@ const vapid =
     : loadOrCreateVapidKeys(stateDir);
 const standIns = await startLocalStandIns({
   vapid,
-  ports: { smtp: port('STANDIN_SMTP_PORT', 2525), twilio: port('STANDIN_TWILIO_PORT', 4010), push: port('STANDIN_PUSH_PORT', 4443) },
+  ports: {
+    smtp: port('STANDIN_SMTP_PORT', 2525),
+    twilio: port('STANDIN_TWILIO_PORT', 4010),
+    push: port('STANDIN_PUSH_PORT', 4443),
+  },
   ...(env_.STANDIN_HOST ? { host: env_.STANDIN_HOST } : {}),
   ...(env_.STANDIN_PUBLIC_HOST ? { publicHost: env_.STANDIN_PUBLIC_HOST } : {}),
   twilio: {
@@ -42,7 +46,13 @@ if (env_.STANDIN_CA_PATH) {
 }
 const env = { ...standIns.env.email, ...standIns.env.sms, ...standIns.env.push };
 const envFile = join(stateDir, 'local.env');
-writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+writeFileSync(
+  envFile,
+  Object.entries(env)
+    .map(([k, v]) => `${k}='${v}'`)
+    .join('\n') + '\n',
+  { mode: 0o600 },
+);
 
 const subscription = standIns.push.createSubscription();
 process.stdout.write(
@@ -53,7 +63,8 @@ process.stdout.write(
     `  Web Push (HTTPS)  ${standIns.push.origin}`,
     `Their settings are in ${envFile}; load them in each terminal with:  set -a; . .herald/local.env; set +a`,
     'A push subscription on the stand-in, to register for a user:',
-    `  curl -s -X POST http://127.0.0.1:3000/v1/users/demo/push-subscriptions -H 'content-type: application/json' -d '${JSON.stringify(subscription)}'`,
+    '  curl -s -X POST http://127.0.0.1:3000/v1/users/demo/push-subscriptions ' +
+      `-H 'content-type: application/json' -d '${JSON.stringify(subscription)}'`,
     'Waiting for messages (Ctrl+C stops).',
     '',
   ].join('\n'),

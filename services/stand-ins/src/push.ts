@@ -218,7 +218,8 @@ function checkVapid(authorization: string | undefined, origin: string): string {
   const claims = decodeJson(payloadPart, 'payload');
   if (claims.aud !== origin) throw new Refusal(401, `VAPID JWT: aud must be ${origin}, got ${String(claims.aud)}`);
   const nowS = Math.floor(Date.now() / 1000);
-  if (typeof claims.exp !== 'number' || claims.exp <= nowS) throw new Refusal(401, 'VAPID JWT: exp missing or in the past');
+  if (typeof claims.exp !== 'number' || claims.exp <= nowS)
+    throw new Refusal(401, 'VAPID JWT: exp missing or in the past');
   if (claims.exp > nowS + MAX_JWT_LIFETIME_S) throw new Refusal(401, 'VAPID JWT: exp more than 24 hours ahead');
   if (typeof claims.sub !== 'string' || !/^(mailto:|https:)/.test(claims.sub)) {
     throw new Refusal(401, 'VAPID JWT: sub must be a mailto: or https: URI');
@@ -254,7 +255,9 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
         altNames: [
           { type: 2, value: 'localhost' },
           { type: 7, ip: '127.0.0.1' },
-          ...(options.publicHost && options.publicHost !== '127.0.0.1' ? [{ type: 2 as const, value: options.publicHost }] : []),
+          ...(options.publicHost && options.publicHost !== '127.0.0.1'
+            ? [{ type: 2 as const, value: options.publicHost }]
+            : []),
         ],
       },
     ],
@@ -306,7 +309,8 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
 
     const rule = takeRule(endpoint);
     if (rule) {
-      const headers: Record<string, string> = rule.retryAfterS === undefined ? {} : { 'Retry-After': String(rule.retryAfterS) };
+      const headers: Record<string, string> =
+        rule.retryAfterS === undefined ? {} : { 'Retry-After': String(rule.retryAfterS) };
       answer(res, rule.status, `answered ${rule.status} by respondWith`, headers);
       return;
     }
@@ -340,9 +344,14 @@ export async function startPushStandIn(options: PushStandInOptions = {}): Promis
         throw new Refusal(400, `Content-Encoding must be aes128gcm, got ${String(req.headers['content-encoding'])}`);
       }
       try {
-        payload = ece.decrypt(body, { version: 'aes128gcm', privateKey: subscription.ecdh, authSecret: subscription.authSecret }).toString('utf8');
+        payload = ece
+          .decrypt(body, { version: 'aes128gcm', privateKey: subscription.ecdh, authSecret: subscription.authSecret })
+          .toString('utf8');
       } catch (err) {
-        throw new Refusal(400, `payload does not decrypt for this subscription: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Refusal(
+          400,
+          `payload does not decrypt for this subscription: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
     let json: unknown;

@@ -121,7 +121,12 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
       onRcptTo(address, session, callback) {
         const verdict = verdicts.get(session);
         if (verdict && verdict.code >= 500) {
-          callback(smtpError(verdict.code, `Mailbox unavailable: <${address.address}> rejected by the stand-in (failWith ${verdict.code})`));
+          callback(
+            smtpError(
+              verdict.code,
+              `Mailbox unavailable: <${address.address}> rejected by the stand-in (failWith ${verdict.code})`,
+            ),
+          );
           return;
         }
         callback();
@@ -140,7 +145,9 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
         function finish(from: string, to: string[]): void {
           const verdict = verdicts.get(session);
           if (verdict && verdict.code < 500) {
-            callback(smtpError(verdict.code, `Requested action aborted: local error in processing (failWith ${verdict.code})`));
+            callback(
+              smtpError(verdict.code, `Requested action aborted: local error in processing (failWith ${verdict.code})`),
+            );
             return;
           }
           const rawBuffer = Buffer.concat(chunks);
@@ -166,7 +173,8 @@ export async function startSmtpStandIn(options: SmtpStandInOptions = {}): Promis
               });
               callback(null, 'Message queued by the stand-in');
             },
-            (err: unknown) => callback(smtpError(554, `Transaction failed: message could not be parsed (${String(err)})`)),
+            (err: unknown) =>
+              callback(smtpError(554, `Transaction failed: message could not be parsed (${String(err)})`)),
           );
         }
       },

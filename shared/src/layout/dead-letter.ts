@@ -22,6 +22,8 @@ export type DeadLetterMeta = Pick<DeadLetterView, 'channel' | 'streamId' | 'id' 
  * then the original entry's.
  */
 export function encodeDeadLetter(meta: DeadLetterMeta, entryFields: readonly string[]): string[] {
+  // Laid out by hand: one field and its value per line.
+  // prettier-ignore
   return [
     'channel', meta.channel,
     'streamId', meta.streamId,

@@ -38,12 +38,17 @@ export interface Keys {
    * script call, whatever their callers.
    */
   requestBudget(caller: string): string;
-  /** A dashboard session (string: the admin keys' fingerprint and the signed-in key's name), by the SHA-256 of its id; expires. */
+  /**
+   * A dashboard session (string: the admin keys' fingerprint and the signed-in key's name), by the
+   * SHA-256 of its id; expires.
+   */
   dashboardSession(idDigest: string): string;
-  /** Notification records a caller holds (sorted set: id → when its record expires, ms), for HERALD_MAX_RECORDS_PER_KEY. */
+  /**
+   * Notification records a caller holds (sorted set: id → when its record expires, ms), for
+   * HERALD_MAX_RECORDS_PER_KEY.
+   */
   heldRecords(caller: string): string;
 }
-
 
 export function makeKeys(config: { HERALD_STREAM: string; HERALD_KEY_PREFIX: string }): Keys {
   const stream = config.HERALD_STREAM;

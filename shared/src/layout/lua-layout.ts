@@ -1,5 +1,11 @@
 import { CHANNEL_STATES, SKIP_REASONS } from '@herald/client';
-import { CLAIM_MARKS, CLAIM_RESULTS, RECORD_FIELDS, RECORD_FIELD_PREFIXES, STATUS_KEYS } from './notification-record.js';
+import {
+  CLAIM_MARKS,
+  CLAIM_RESULTS,
+  RECORD_FIELDS,
+  RECORD_FIELD_PREFIXES,
+  STATUS_KEYS,
+} from './notification-record.js';
 import { PASS_COUNTER_FIELD } from './passes.js';
 import { PUSH_SUBSCRIPTION_KEYS } from './push-subscriptions.js';
 import { SEND_RATE_FIELDS } from './send-rate.js';
@@ -15,7 +21,8 @@ import { SEND_RATE_FIELDS } from './send-rate.js';
  */
 export function luaLayout(): string {
   // The scripts tell a claim field's kind by its first character.
-  for (const mark of Object.values(CLAIM_MARKS)) if (mark.length !== 1) throw new Error(`claim mark ${mark} must be one character`);
+  for (const mark of Object.values(CLAIM_MARKS))
+    if (mark.length !== 1) throw new Error(`claim mark ${mark} must be one character`);
   return [
     luaTable('RECORD', RECORD_FIELDS),
     luaTable('PREFIX', RECORD_FIELD_PREFIXES),

@@ -85,7 +85,11 @@ export interface ChannelStatus {
 /** Compact JSON: a notification's status is kept for days, so its bytes count. */
 export function encodeChannelStatus(status: ChannelStatus): string {
   const K = STATUS_KEYS;
-  const compact: Record<string, string | number> = { [K.state]: status.state, [K.attempts]: status.attempts, [K.updatedAt]: status.updatedAt };
+  const compact: Record<string, string | number> = {
+    [K.state]: status.state,
+    [K.attempts]: status.attempts,
+    [K.updatedAt]: status.updatedAt,
+  };
   if (status.reason !== undefined) compact[K.reason] = status.reason;
   if (status.error !== undefined) compact[K.error] = status.error;
   if (status.providerId !== undefined) compact[K.providerId] = status.providerId;

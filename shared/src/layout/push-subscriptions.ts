@@ -22,7 +22,10 @@ export function pushSubscriptionField(endpoint: string): string {
  * The stored subscriptions of a hash (HGETALL). One that does not decode is left out (a worker
  * sends to the others), or with `strict` throws: an API that shows them must not hide a corrupt one.
  */
-export function decodePushSubscriptions(hash: Record<string, string> | null | undefined, strict = false): StoredPushSubscription[] {
+export function decodePushSubscriptions(
+  hash: Record<string, string> | null | undefined,
+  strict = false,
+): StoredPushSubscription[] {
   if (strict) return Object.values(hash ?? {}).map((text) => JSON.parse(text) as StoredPushSubscription);
   const subscriptions: StoredPushSubscription[] = [];
   for (const text of Object.values(hash ?? {})) {

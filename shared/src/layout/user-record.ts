@@ -35,7 +35,8 @@ export function encodeUser(user: StoredUser): Record<string, string> {
   if (user.email) fields[USER_FIELDS.email] = user.email;
   if (user.phone) fields[USER_FIELDS.phone] = user.phone;
   if (user.locale) fields[USER_FIELDS.locale] = user.locale;
-  if (user.preferences && Object.keys(user.preferences).length > 0) fields[USER_FIELDS.preferences] = JSON.stringify(user.preferences);
+  if (user.preferences && Object.keys(user.preferences).length > 0)
+    fields[USER_FIELDS.preferences] = JSON.stringify(user.preferences);
   if (user.updatedAt !== undefined) fields[USER_FIELDS.updatedAt] = String(user.updatedAt);
   return fields;
 }

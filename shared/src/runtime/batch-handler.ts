@@ -42,7 +42,10 @@ export class BatchHandler {
   private async handleBatch(items: WorkItem[]): Promise<void> {
     const decoded = this.decode(items);
     if (decoded.length === 0) return;
-    const { users, passes } = await lookUpUsers(this.ctx, decoded.map((d) => d.n.userId));
+    const { users, passes } = await lookUpUsers(
+      this.ctx,
+      decoded.map((d) => d.n.userId),
+    );
     for (const { item } of decoded) item.pass = passOf(item.streamId, passes);
     const deliverable = this.filter(decoded, users);
     if (deliverable.length === 0) return;
@@ -65,11 +68,15 @@ export class BatchHandler {
       }
       const { error } = result;
       this.ctx.logger.warn({ streamId: item.streamId, field: error.field }, 'malformed entry: dead-lettered');
-      this.settler.settle(item, { id: error.id, userId: error.userId }, {
-        ...(error.id && error.userId ? { status: { state: 'dead', reason: 'malformed', error: error.message } } : {}),
-        action: 'ack',
-        deadLetter: { reason: 'malformed', error: error.message },
-      });
+      this.settler.settle(
+        item,
+        { id: error.id, userId: error.userId },
+        {
+          ...(error.id && error.userId ? { status: { state: 'dead', reason: 'malformed', error: error.message } } : {}),
+          action: 'ack',
+          deadLetter: { reason: 'malformed', error: error.message },
+        },
+      );
     }
     return decoded;
   }

@@ -3,7 +3,11 @@ import type { RuntimeContext } from './context.js';
 import type { ClaimResult, Deliverable } from './work.js';
 
 /** What the claim script answers per target, and the runtime's names for it. */
-const CLAIM_RESULTS: Readonly<Record<StoredClaimResult, ClaimResult>> = Object.freeze({ ok: 'claimed', done: 'delivered', busy: 'held' });
+const CLAIM_RESULTS: Readonly<Record<StoredClaimResult, ClaimResult>> = Object.freeze({
+  ok: 'claimed',
+  done: 'delivered',
+  busy: 'held',
+});
 
 /** Claim every target of every entry in one round trip; an entry whose claim failed maps to its error. */
 export async function claimDeliverables(ctx: RuntimeContext, batch: Deliverable[]): Promise<(ClaimResult[] | Error)[]> {
@@ -11,7 +15,12 @@ export async function claimDeliverables(ctx: RuntimeContext, batch: Deliverable[
   try {
     replies = await claimTargets(
       ctx,
-      batch.map(({ item, n, targets }) => ({ id: n.id, token: item.token, pass: item.pass, targets: targets.map((t) => t.key) })),
+      batch.map(({ item, n, targets }) => ({
+        id: n.id,
+        token: item.token,
+        pass: item.pass,
+        targets: targets.map((t) => t.key),
+      })),
     );
   } catch (err) {
     return batch.map(() => err as Error);
@@ -27,6 +36,9 @@ export async function claimDeliverables(ctx: RuntimeContext, batch: Deliverable[
 }
 
 /** One claim script call for many entries: per entry, the pass in effect, then a result per target. */
-export function claimTargets(ctx: RuntimeContext, claims: readonly TargetClaim[]): Promise<[number, ...StoredClaimResult[]][]> {
+export function claimTargets(
+  ctx: RuntimeContext,
+  claims: readonly TargetClaim[],
+): Promise<[number, ...StoredClaimResult[]][]> {
   return ctx.scripts.claimBatch(ctx.channel, ctx.leaseMs, ctx.recordTtlS, claims);
 }

@@ -11,9 +11,15 @@ export async function collectIdleConsumers(ctx: RuntimeContext): Promise<void> {
     const rows = (await redis.xinfo('CONSUMERS', keys.stream, group)) as unknown[][];
     const stale = rows
       .map((row) => toRecord(row))
-      .filter((c) => c.name !== consumerName && Number(c.pending) === 0 && Number(c.idle) > config.HERALD_CONSUMER_GC_S * 1000);
+      .filter(
+        (c) =>
+          c.name !== consumerName && Number(c.pending) === 0 && Number(c.idle) > config.HERALD_CONSUMER_GC_S * 1000,
+      );
     if (stale.length === 0) return;
-    await ctx.scripts.deleteIdleConsumers(group, stale.map((c) => String(c.name)));
+    await ctx.scripts.deleteIdleConsumers(
+      group,
+      stale.map((c) => String(c.name)),
+    );
     logger.info({ consumers: stale.map((c) => c.name) }, 'removed idle consumers');
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'collecting idle consumers failed');

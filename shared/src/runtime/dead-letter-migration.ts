@@ -32,10 +32,11 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
   const connection = redis.duplicate();
   try {
     let moved = 0;
-    for (let aborted = 0; ; ) {
+    for (let aborted = 0; ;) {
       const batch = await moveBatch(connection, keys);
       if (batch === undefined) {
-        // A watched stream changed (another replica moved letters, a settle dead-lettered one): read again, after a pause.
+        // A watched stream changed (another replica moved letters, a settle dead-lettered one):
+        // read again, after a pause.
         await new Promise((resolve) => setTimeout(resolve, reconnectDelay(++aborted)));
         continue;
       }
@@ -43,7 +44,11 @@ export async function migrateDeadLetters(redis: Redis, keys: Keys, logger: Logge
       moved += batch;
     }
     await foldCounts(connection, keys);
-    if (moved > 0) logger.info({ moved, from: keys.legacyDeadLetters, to: keys.deadLetters }, 'moved dead letters to their new stream');
+    if (moved > 0)
+      logger.info(
+        { moved, from: keys.legacyDeadLetters, to: keys.deadLetters },
+        'moved dead letters to their new stream',
+      );
     return moved;
   } finally {
     connection.disconnect();
@@ -61,7 +66,8 @@ async function moveBatch(redis: Redis, keys: Keys): Promise<number | undefined> 
   // A stream's ids only go up, past deleted entries too: either every letter of the batch
   // keeps its id, or none does.
   const info = await readStreamInfo(redis, keys.deadLetters);
-  const lastId = String(info?.['last-generated-id'] ?? '0-0');
+  const last = info?.['last-generated-id'];
+  const lastId = typeof last === 'string' ? last : '0-0';
   const keepIds = compareStreamIds(rows[0]![0], lastId) > 0;
   const tx = redis.multi();
   for (const [id, fields] of rows) {
@@ -91,7 +97,8 @@ async function foldCounts(redis: Redis, keys: Keys): Promise<void> {
     }
     const counts = await redis.hgetall(keys.legacyDeadLetterCounts);
     const tx = redis.multi();
-    for (const [channel, count] of Object.entries(counts)) if (Number(count)) tx.hincrby(keys.deadLetterCounts, channel, Number(count));
+    for (const [channel, count] of Object.entries(counts))
+      if (Number(count)) tx.hincrby(keys.deadLetterCounts, channel, Number(count));
     tx.del(keys.legacyDeadLetters, keys.legacyDeadLetterCounts);
     if (await tx.exec()) return;
   }

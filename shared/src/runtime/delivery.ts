@@ -69,14 +69,19 @@ export class Delivery {
     if (item.attempt > config.HERALD_MAX_ATTEMPTS) {
       // Taken back more often than allowed without settling (a crash loop, say).
       const marks = toSend.map((t) => [t, 'failed'] as const);
-      this.conclude(item, n, deadSettlement(marks, 'max_attempts', 'attempts exhausted before a send could settle', delivered > 0));
+      this.conclude(
+        item,
+        n,
+        deadSettlement(marks, 'max_attempts', 'attempts exhausted before a send could settle', delivered > 0),
+      );
       return true;
     }
     // Checked again at the last moment: an OTP must never go out late.
     if (n.expiresAt !== undefined && n.expiresAt <= Date.now()) {
       metrics.skipped.labels(channel, 'expired').inc();
       // An entry that reached one of its targets before stays delivered.
-      const status = delivered > 0 ? ({ state: 'delivered' } as const) : ({ state: 'skipped', reason: 'expired' } as const);
+      const status =
+        delivered > 0 ? ({ state: 'delivered' } as const) : ({ state: 'skipped', reason: 'expired' } as const);
       this.settler.settle(item, n, { status, marks: toSend.map((t) => [t, 'release'] as const), action: 'ack' });
       return true;
     }
@@ -126,12 +131,22 @@ export class Delivery {
       metrics.sendDuration.labels(channel, 'failure').observe((performance.now() - started) / 1000);
       if (signal.aborted && !(err instanceof DeliveryError && err.cause !== signal.reason)) {
         // Gave up waiting, but the provider may still take it: the outcome is unknown.
-        logger.warn({ streamId: item.streamId, id: n.id, attempt: item.attempt }, 'send timed out; its outcome is not known yet');
+        logger.warn(
+          { streamId: item.streamId, id: n.id, attempt: item.attempt },
+          'send timed out; its outcome is not known yet',
+        );
         return { target, unknown: send };
       }
       const error = driver.classify(err);
-      const safe = new DeliveryError(error.kind, redactContactData(error.message, [target.address]), error.retryAfterMs);
-      logger.warn({ streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt }, 'send failed');
+      const safe = new DeliveryError(
+        error.kind,
+        redactContactData(error.message, [target.address]),
+        error.retryAfterMs,
+      );
+      logger.warn(
+        { streamId: item.streamId, id: n.id, kind: safe.kind, error: safe.message, attempt: item.attempt },
+        'send failed',
+      );
       return { target, error: safe };
     } finally {
       done();

@@ -16,7 +16,11 @@ export interface FilterContext {
  * not this one (`not_requested`); it is past its expiresAt (`expired`); the user opted out of
  * this channel for this type (`opted_out`); there is no one to send to (`no_recipient`).
  */
-export function filterEntry(n: Notification, user: UserRecord, ctx: FilterContext): { skip: SkipReason } | { targets: Target[] } {
+export function filterEntry(
+  n: Notification,
+  user: UserRecord,
+  ctx: FilterContext,
+): { skip: SkipReason } | { targets: Target[] } {
   if (ctx.types && !ctx.types.has(n.type)) return { skip: 'type_filtered' };
   if (n.channels && !n.channels.includes(ctx.channel)) return { skip: 'not_requested' };
   if (n.expiresAt !== undefined && n.expiresAt <= ctx.now) return { skip: 'expired' };

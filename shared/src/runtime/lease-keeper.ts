@@ -46,7 +46,8 @@ export class LeaseKeeper {
     // The same token claims its own lease again, which pushes its end further out.
     if (this.unknownOutcomes.size) renewals.push(claimTargets(this.ctx, [...this.unknownOutcomes.values()]));
     for (const result of await Promise.allSettled(renewals)) {
-      if (result.status === 'rejected') logger.warn({ err: (result.reason as Error).message }, 'could not refresh entries in flight');
+      if (result.status === 'rejected')
+        logger.warn({ err: (result.reason as Error).message }, 'could not refresh entries in flight');
     }
   }
 
@@ -69,7 +70,14 @@ export class LeaseKeeper {
           });
         },
         (err: unknown) => {
-          logger.info({ streamId: item.streamId, id: n.id, err: redactContactData(String((err as Error)?.message), [target.address]) }, 'a send that timed out failed after all');
+          logger.info(
+            {
+              streamId: item.streamId,
+              id: n.id,
+              err: redactContactData(String((err as Error)?.message), [target.address]),
+            },
+            'a send that timed out failed after all',
+          );
           return this.settler.write(item, n, { marks: [[target, 'release']], action: 'none' });
         },
       )

@@ -24,7 +24,12 @@ export interface AttemptFacts {
  * target is gone, `permanent` otherwise. Pure: the caller counts, writes and frees the slot.
  */
 export function settlementOf(outcomes: readonly SendOutcome[], facts: AttemptFacts): Settlement {
-  let sent = 0, failed = 0, transient = 0, gone = 0, unknown = 0, retryAfterMs = 0;
+  let sent = 0,
+    failed = 0,
+    transient = 0,
+    gone = 0,
+    unknown = 0,
+    retryAfterMs = 0;
   let providerId: string | undefined, transientError: string | undefined;
   let firstError: string | undefined, lastingError: string | undefined;
   for (const o of outcomes) {
@@ -51,7 +56,11 @@ export function settlementOf(outcomes: readonly SendOutcome[], facts: AttemptFac
   const marks = marksOf(outcomes, retry);
   if (retry) {
     const error = transientError ?? (unknown ? `no answer within ${facts.sendTimeoutMs} ms` : undefined);
-    const settlement: Settlement = { status: error ? { state: 'retrying', error } : { state: 'retrying' }, marks, action: 'retry' };
+    const settlement: Settlement = {
+      status: error ? { state: 'retrying', error } : { state: 'retrying' },
+      marks,
+      action: 'retry',
+    };
     if (retryAfterMs > 0) settlement.retryAfterMs = retryAfterMs;
     return settlement;
   }
@@ -67,7 +76,12 @@ export function settlementOf(outcomes: readonly SendOutcome[], facts: AttemptFac
  * An entry given up on: dead-lettered with its reason, unless one of its targets was delivered
  * before, which makes it delivered.
  */
-export function deadSettlement(marks: readonly Mark[], reason: DeadLetterReason, error: string, someDelivered: boolean): Settlement {
+export function deadSettlement(
+  marks: readonly Mark[],
+  reason: DeadLetterReason,
+  error: string,
+  someDelivered: boolean,
+): Settlement {
   return someDelivered
     ? { status: { state: 'delivered' }, marks, action: 'ack' }
     : { status: { state: 'dead', reason, error }, marks, action: 'ack', deadLetter: { reason, error } };
@@ -83,6 +97,7 @@ export function deliveryOutcome(settlement: Settlement): 'retried' | 'delivered'
 function marksOf(outcomes: readonly SendOutcome[], retry: boolean): Mark[] {
   const marks: Mark[] = [];
   for (const o of outcomes) if ('result' in o) marks.push([o.target, 'delivered']);
-  for (const o of outcomes) if ('error' in o) marks.push([o.target, retry && o.error.kind === 'transient' ? 'release' : 'failed']);
+  for (const o of outcomes)
+    if ('error' in o) marks.push([o.target, retry && o.error.kind === 'transient' ? 'release' : 'failed']);
   return marks;
 }

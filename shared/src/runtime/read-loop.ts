@@ -73,6 +73,8 @@ export class ReadLoop {
   /** One XREADGROUP of up to `count` new entries, tracked as first attempts. */
   private async read(count: number, blockMs: number): Promise<WorkItem[]> {
     const { blockingRedis, keys, group, consumerName } = this.ctx;
+    // Laid out by hand: one line per option of the command.
+    // prettier-ignore
     const reply = (await blockingRedis.xreadgroup(
       'GROUP', group, consumerName,
       'COUNT', count,
@@ -80,7 +82,9 @@ export class ReadLoop {
       'STREAMS', keys.stream, '>',
     )) as [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1];
-    return (entries ?? []).map(([streamId, fields]) => this.inFlight.track(streamId, fields, 1)).filter((i) => i !== undefined);
+    return (entries ?? [])
+      .map(([streamId, fields]) => this.inFlight.track(streamId, fields, 1))
+      .filter((i) => i !== undefined);
   }
 
   /** Wait before reading again, with backoff; make the group again if it was removed. */

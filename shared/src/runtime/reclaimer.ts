@@ -55,7 +55,10 @@ export class Reclaimer {
     const due: Due[] = [];
     for (let page = 0; page < RECLAIM_PAGES && due.length < wanted; page++) {
       const rows = (await redis.xpending(keys.stream, group, 'IDLE', minIdle, this.cursor, '+', RECLAIM_PAGE_SIZE)) as [
-        string, string, number, number,
+        string,
+        string,
+        number,
+        number,
       ][];
       for (const [id, owner, idle, deliveries] of rows) {
         this.cursor = `(${id}`;

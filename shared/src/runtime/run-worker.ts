@@ -33,7 +33,10 @@ export interface RunWorkerOptions<S extends z.ZodRawShape> {
    * Build the driver. With HERALD_DRY_RUN the runtime never calls `send`, so a driver should
    * not insist on provider credentials then. Throw a ConfigError for a missing or bad variable.
    */
-  createDriver(config: z.output<z.ZodObject<S>> & WorkerConfig, services: WorkerServices): ChannelDriver | Promise<ChannelDriver>;
+  createDriver(
+    config: z.output<z.ZodObject<S>> & WorkerConfig,
+    services: WorkerServices,
+  ): ChannelDriver | Promise<ChannelDriver>;
 }
 
 /**
@@ -60,13 +63,26 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     deadLetterMaxLen: config.HERALD_DLQ_MAXLEN,
     registry: metrics.registry,
   });
-  const consumer = new Consumer({ channel: options.channel, driver, config, redis, blockingRedis, keys, scripts, logger, metrics });
+  const consumer = new Consumer({
+    channel: options.channel,
+    driver,
+    config,
+    redis,
+    blockingRedis,
+    keys,
+    scripts,
+    logger,
+    metrics,
+  });
   const { server, port } = await serveMetrics(metrics, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST, () => ({
     channel: options.channel,
     consumer: config.HERALD_CONSUMER,
     inFlight: consumer.inFlightCount,
   })).catch((err: unknown) => {
-    logger.fatal({ err, port: config.HERALD_METRICS_PORT }, 'could not serve metrics (HERALD_METRICS_PORT; 0 picks a free port)');
+    logger.fatal(
+      { err, port: config.HERALD_METRICS_PORT },
+      'could not serve metrics (HERALD_METRICS_PORT; 0 picks a free port)',
+    );
     process.exit(1);
   });
 
@@ -82,7 +98,10 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
     } finally {
       server.close();
       // QUIT waits behind queued commands, forever while Redis is unreachable: cap it.
-      await Promise.race([redis.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await Promise.race([
+        redis.quit().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
       redis.disconnect();
       blockingRedis.disconnect();
     }
@@ -92,19 +111,30 @@ export async function runWorker<S extends z.ZodRawShape>(options: RunWorkerOptio
   // Dead letters of an earlier version move to where this one keeps them, before this worker
   // writes any (so they keep their ids), then with each trim (see the migration).
   const moveOldDeadLetters = () =>
-    migrateDeadLetters(redis, keys, logger).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; trying again later'));
+    migrateDeadLetters(redis, keys, logger).catch((err: unknown) =>
+      logger.warn({ err: (err as Error).message }, 'could not move the old dead letters; trying again later'),
+    );
   await moveOldDeadLetters();
   await startConsumer(consumer, logger);
   trimmer.start(config.HERALD_TRIM_INTERVAL_S * 1000);
   migration = setInterval(() => void moveOldDeadLetters(), config.HERALD_TRIM_INTERVAL_S * 1000);
   migration.unref();
   logger.info(
-    { group: consumer.group, stream: keys.stream, metricsPort: port, types: config.HERALD_TYPES, concurrency: config.HERALD_CONCURRENCY },
+    {
+      group: consumer.group,
+      stream: keys.stream,
+      metricsPort: port,
+      types: config.HERALD_TYPES,
+      concurrency: config.HERALD_CONCURRENCY,
+    },
     `${options.channel} worker started`,
   );
 }
 
-/** The service's driver, or the process stops on a ConfigError naming each bad variable; a dry run with HERALD_DRY_RUN. */
+/**
+ * The service's driver, or the process stops on a ConfigError naming each bad variable; a dry run
+ * with HERALD_DRY_RUN.
+ */
 async function createDriver<S extends z.ZodRawShape>(
   options: RunWorkerOptions<S>,
   config: z.output<z.ZodObject<S>> & WorkerConfig,

@@ -46,7 +46,14 @@ export class Settler {
       marks: s.marks ? s.marks.map(([target, mark]) => [target.key, mark] as const) : [],
       deadLetter: s.deadLetter
         ? encodeDeadLetter(
-            { channel, streamId: item.streamId, id: n.id ?? '', reason: s.deadLetter.reason, attempts: item.attempt, error: redactContactData(s.deadLetter.error) },
+            {
+              channel,
+              streamId: item.streamId,
+              id: n.id ?? '',
+              reason: s.deadLetter.reason,
+              attempts: item.attempt,
+              error: redactContactData(s.deadLetter.error),
+            },
             item.fields,
           )
         : [],

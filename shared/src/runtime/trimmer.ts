@@ -63,10 +63,13 @@ export class Trimmer {
   /** Run every `intervalMs` (with jitter, so replicas spread out). */
   start(intervalMs: number): void {
     const schedule = () => {
-      this.timer = setTimeout(async () => {
-        await this.runOnce().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'trimming failed'));
-        schedule();
-      }, intervalMs * (0.75 + Math.random() / 2));
+      this.timer = setTimeout(
+        () =>
+          void this.runOnce()
+            .catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'trimming failed'))
+            .then(schedule),
+        intervalMs * (0.75 + Math.random() / 2),
+      );
       this.timer.unref();
     };
     schedule();
@@ -113,12 +116,14 @@ export class Trimmer {
       // A group at 0-0 has read nothing, even where Redis does not know its entries-read (a group
       // made with XGROUP CREATE ... 0, as workers make theirs, before its first read).
       const read = typeof group['entries-read'] === 'number' ? group['entries-read'] : last === '0-0' ? 0 : undefined;
-      const lost = first && compareStreamIds(last, first) < 0 && typeof read === 'number' ? Math.max(0, added - read - length) : 0;
+      const lost =
+        first && compareStreamIds(last, first) < 0 && typeof read === 'number' ? Math.max(0, added - read - length) : 0;
       this.evicted?.set({ group: name }, lost);
       if (lost > 0) {
         logger.error(
           { group: name, lastDeliveredId: last, oldestEntryId: first, lost },
-          'entries this group had not read were evicted by the stream cap (HERALD_STREAM_MAXLEN): raise it, or add workers',
+          'entries this group had not read were evicted by the stream cap ' +
+            '(HERALD_STREAM_MAXLEN): raise it, or add workers',
         );
       }
     }
@@ -131,7 +136,8 @@ export class Trimmer {
     // replica dropping letters meanwhile cannot make this one drop the cap's worth again.
     const estimate = Math.max(0, Number(await redis.xlen(keys.deadLetters)) - deadLetterMaxLen);
     const count = Math.min(DEAD_LETTER_DROP_LIMIT, Math.max(estimate, 1000));
-    const snapshot = (await redis.multi().xlen(keys.deadLetters).xrange(keys.deadLetters, '-', '+', 'COUNT', count).exec()) ?? [];
+    const snapshot =
+      (await redis.multi().xlen(keys.deadLetters).xrange(keys.deadLetters, '-', '+', 'COUNT', count).exec()) ?? [];
     const overCap = Math.max(0, Number(snapshot[0]?.[1] ?? 0) - deadLetterMaxLen);
     const batch = (snapshot[1]?.[1] ?? []) as [string, string[]][];
     const drop = batch.filter(([id], i) => i < overCap || compareStreamIds(id, oldestKept) < 0);

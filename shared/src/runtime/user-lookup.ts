@@ -8,7 +8,10 @@ import type { RuntimeContext } from './context.js';
  * per-user reads (its `userLookup`) in the same pipeline; a user whose look-up failed maps to
  * its error.
  */
-export async function lookUpUsers(ctx: RuntimeContext, userIds: string[]): Promise<{ users: Map<string, UserRecord | Error>; passes: Passes }> {
+export async function lookUpUsers(
+  ctx: RuntimeContext,
+  userIds: string[],
+): Promise<{ users: Map<string, UserRecord | Error>; passes: Passes }> {
   const { redis, keys, channel } = ctx;
   const own = ctx.driver.userLookup;
   const unique = [...new Set(userIds)];

@@ -12,7 +12,9 @@ export function workerEnv(channel: Channel) {
       .string()
       .trim()
       .default(`${hostname()}-${process.pid}`)
-      .refine((v) => v.length > 0 && v.length <= 200 && !/\s/.test(v), { message: 'expected 1 to 200 characters without spaces' }),
+      .refine((v) => v.length > 0 && v.length <= 200 && !/\s/.test(v), {
+        message: 'expected 1 to 200 characters without spaces',
+      }),
     /** Consumers idle longer than this with nothing pending are removed from the group, in seconds. Default 3600. */
     HERALD_CONSUMER_GC_S: envInt(3600, 1),
     /** Most entries read at once. Default 100. */

@@ -52,16 +52,18 @@ export async function serveMetrics(
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method === 'GET' && path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', ...health() }));
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: 'ok', ...health() }));
     } else if (request.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then(
         (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         () => response.writeHead(500).end(),
       );
     } else {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ error: { code: 'HERALD_ERR_NOT_FOUND', message: 'Try /healthz or /metrics' } }),
-      );
+      response
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'HERALD_ERR_NOT_FOUND', message: 'Try /healthz or /metrics' } }));
     }
   });
   await new Promise<void>((resolve, reject) => {

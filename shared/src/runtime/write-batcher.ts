@@ -66,13 +66,16 @@ export class WriteBatcher<Part> {
         return;
       }
       const delay = reconnectDelay(attempt);
-      this.logger.warn({ err: (err as Error).message, writes: batch.length, retryInMs: delay }, 'settle writes failed; retrying them');
+      this.logger.warn(
+        { err: (err as Error).message, writes: batch.length, retryInMs: delay },
+        'settle writes failed; retrying them',
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
       await this.flush(batch, attempt + 1);
       return;
     }
     for (const entry of batch) entry.resolve();
-    const extras = batch.filter(({ write }) => write.extra);
+    const extras = batch.filter(({ write }) => write.extra !== undefined);
     if (extras.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const { write } of extras) write.extra!(pipeline);

@@ -39,5 +39,7 @@ export function loadScript(file: string): LoadedScript {
 
 /** Every script file in the folder (for the tests that check all of them). */
 export function scriptFiles(): string[] {
-  return readdirSync(FOLDER).filter((f) => f.endsWith('.lua')).sort();
+  return readdirSync(FOLDER)
+    .filter((f) => f.endsWith('.lua'))
+    .sort();
 }

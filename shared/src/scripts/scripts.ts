@@ -97,23 +97,45 @@ export class Scripts {
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    for (const name of Object.keys(FILES) as ScriptName[]) redis.defineCommand(commandName(name), { lua: FILES[name].lua });
+    for (const name of Object.keys(FILES) as ScriptName[])
+      redis.defineCommand(commandName(name), { lua: FILES[name].lua });
   }
 
   /** claim-batch-n.lua: per entry the pass in effect, then a result per target. */
-  async claimBatch(channel: Channel, leaseMs: number, recordTtlS: number, claims: readonly TargetClaim[]): Promise<[number, ...ClaimResult[]][]> {
+  async claimBatch(
+    channel: Channel,
+    leaseMs: number,
+    recordTtlS: number,
+    claims: readonly TargetClaim[],
+  ): Promise<[number, ...ClaimResult[]][]> {
     return (await this.run(
       'claimBatch',
       claims.map((c) => this.keys.notification(c.id)),
-      [leaseMs, recordTtlS, redrivePassField(channel), ...claims.flatMap((c) => [c.token, c.pass, c.targets.length, ...c.targets.map(claimField)])],
+      [
+        leaseMs,
+        recordTtlS,
+        redrivePassField(channel),
+        ...claims.flatMap((c) => [c.token, c.pass, c.targets.length, ...c.targets.map(claimField)]),
+      ],
     )) as [number, ...ClaimResult[]][];
   }
 
   /** settle-batch-3+n.lua: every entry's outcome and acknowledgement, in one atomic step. */
-  async settleBatch(channel: Channel, group: string, consumer: string, recordTtlS: number, entries: readonly EntrySettlement[]): Promise<void> {
+  async settleBatch(
+    channel: Channel,
+    group: string,
+    consumer: string,
+    recordTtlS: number,
+    entries: readonly EntrySettlement[],
+  ): Promise<void> {
     await this.run(
       'settleBatch',
-      [this.keys.stream, this.keys.deadLetters, this.keys.deadLetterCounts, ...entries.map((e) => this.keys.notification(e.id ?? ''))],
+      [
+        this.keys.stream,
+        this.keys.deadLetters,
+        this.keys.deadLetterCounts,
+        ...entries.map((e) => this.keys.notification(e.id ?? '')),
+      ],
       [group, consumer, recordTtlS, statusField(channel), ...entries.flatMap(settleArgs)],
     );
   }
@@ -121,20 +143,38 @@ export class Scripts {
   /** delete-idle-consumer-1.lua, for each consumer: removed only while it has nothing pending. */
   async deleteIdleConsumers(group: string, consumers: readonly string[]): Promise<void> {
     // One failing (a consumer someone removed meanwhile) does not keep the others.
-    await Promise.allSettled(consumers.map((consumer) => this.run('deleteIdleConsumer', [this.keys.stream], [group, consumer])));
+    await Promise.allSettled(
+      consumers.map((consumer) => this.run('deleteIdleConsumer', [this.keys.stream], [group, consumer])),
+    );
   }
 
   /** publish-batch-1+n.lua: append each notification once per id. */
-  async publishBatch(idempotencyMs: number, recordTtlS: number, maxLen: number, items: readonly PublishItem[]): Promise<PublishReply[]> {
+  async publishBatch(
+    idempotencyMs: number,
+    recordTtlS: number,
+    maxLen: number,
+    items: readonly PublishItem[],
+  ): Promise<PublishReply[]> {
     return (await this.run(
       'publishBatch',
       [this.keys.stream, ...items.map((n) => this.keys.notification(n.id))],
-      [idempotencyMs, recordTtlS, maxLen, ...items.flatMap((n) => [n.fingerprint, n.now, n.userId, n.type, n.scope, n.fields.length, ...n.fields])],
+      [
+        idempotencyMs,
+        recordTtlS,
+        maxLen,
+        ...items.flatMap((n) => [n.fingerprint, n.now, n.userId, n.type, n.scope, n.fields.length, ...n.fields]),
+      ],
     )) as PublishReply[];
   }
 
   /** redrive-5.lua: the new entry's stream id, `delivered` when it was meanwhile, null when there is no such letter. */
-  async redrive(letter: { dlqId: string; channel: Channel; id: string }, now: number, maxLen: number, recordTtlS: number, fields: readonly string[]): Promise<string | null> {
+  async redrive(
+    letter: { dlqId: string; channel: Channel; id: string },
+    now: number,
+    maxLen: number,
+    recordTtlS: number,
+    fields: readonly string[],
+  ): Promise<string | null> {
     const { keys } = this;
     const reply = await this.run(
       'redrive',
@@ -146,7 +186,11 @@ export class Scripts {
 
   /** drop-dead-letter-2.lua: whether there was such a letter. */
   async dropDeadLetter(dlqId: string, channel: string): Promise<boolean> {
-    return Number(await this.run('dropDeadLetter', [this.keys.deadLetters, this.keys.deadLetterCounts], [dlqId, channel])) === 1;
+    return (
+      Number(
+        await this.run('dropDeadLetter', [this.keys.deadLetters, this.keys.deadLetterCounts], [dlqId, channel]),
+      ) === 1
+    );
   }
 
   /** start-pass-1.lua: the new pass's number. */
@@ -155,7 +199,10 @@ export class Scripts {
   }
 
   /** request-limit-batch-n.lua: per request, 0 when it may go, else the ms until it would. */
-  async requestLimitBatch(perMinute: number, requests: readonly { caller: string; units: number }[]): Promise<number[]> {
+  async requestLimitBatch(
+    perMinute: number,
+    requests: readonly { caller: string; units: number }[],
+  ): Promise<number[]> {
     return (await this.run(
       'requestLimitBatch',
       requests.map((r) => this.keys.requestBudget(r.caller)),
@@ -164,14 +211,30 @@ export class Scripts {
   }
 
   /** hold-records-1.lua: [0] when held, else [held now, ms until the oldest record expires]. */
-  async holdRecords(caller: string, now: number, expiresAt: number, cap: number, ids: readonly string[]): Promise<[number, number?]> {
-    return (await this.run('holdRecords', [this.keys.heldRecords(caller)], [now, expiresAt, cap, ...ids])) as [number, number?];
+  async holdRecords(
+    caller: string,
+    now: number,
+    expiresAt: number,
+    cap: number,
+    ids: readonly string[],
+  ): Promise<[number, number?]> {
+    return (await this.run('holdRecords', [this.keys.heldRecords(caller)], [now, expiresAt, cap, ...ids])) as [
+      number,
+      number?,
+    ];
   }
 
   /** add-push-subscription-1.lua: [added (1 new, 0 replaced), how many of the oldest were dropped]. */
-  async addPushSubscription(userId: string, subscription: StoredPushSubscription, max: number): Promise<[number, number]> {
+  async addPushSubscription(
+    userId: string,
+    subscription: StoredPushSubscription,
+    max: number,
+  ): Promise<[number, number]> {
     const { field, value } = encodePushSubscription(subscription);
-    return (await this.run('addPushSubscription', [this.keys.pushSubscriptions(userId)], [field, value, max])) as [number, number];
+    return (await this.run('addPushSubscription', [this.keys.pushSubscriptions(userId)], [field, value, max])) as [
+      number,
+      number,
+    ];
   }
 
   /** rate-limit-1.lua: 0 when a send may go now, else the ms until the next second. */
@@ -182,7 +245,9 @@ export class Scripts {
   private run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     const script = FILES[name];
     if (keys.length < script.fixedKeys || (!script.perItem && keys.length !== script.fixedKeys)) {
-      throw new Error(`${script.file} takes ${script.fixedKeys}${script.perItem ? ' + n' : ''} keys, not ${keys.length}`);
+      throw new Error(
+        `${script.file} takes ${script.fixedKeys}${script.perItem ? ' + n' : ''} keys, not ${keys.length}`,
+      );
     }
     return (this.redis as unknown as Record<string, Command>)[commandName(name)]!(keys.length, ...keys, ...args);
   }
@@ -198,6 +263,8 @@ function settleArgs(e: EntrySettlement): Arg[] {
   const known = e.id !== undefined && e.userId !== undefined;
   const status = known && e.status ? encodeChannelStatus(e.status) : '';
   const marks = known ? e.marks.flatMap(([target, mark]) => [claimField(target), CLAIM_MARKS[mark]]) : [];
+  // Laid out by hand, grouped as settle-batch-3+n.lua reads them.
+  // prettier-ignore
   return [
     status, e.token,
     known ? e.userId! : '', e.type ?? '', String(e.ts ?? 0),

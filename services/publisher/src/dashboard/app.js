@@ -1,6 +1,6 @@
 // The dashboard: polls the publisher's API every 2 s with the session cookie, and draws.
 const COLORS = { email: '#1a73e8', sms: '#188038', push: '#e37400' };
-const history = []; // [{t, email, sms, push}] entries read per channel, to derive a rate
+const readings = []; // [{t, email, sms, push}] entries read per channel, to derive a rate
 let signedIn = false;
 
 async function api(path, options = {}) {
@@ -57,9 +57,15 @@ async function refresh() {
   if (outbox.available) {
     const when = (ms) => new Date(ms).toLocaleTimeString();
     const rows = [
-      ...outbox.emails.map((m) => ({ at: m.receivedAt, cells: ['email', m.to.join(', '), `${m.subject}: ${m.text}`, when(m.receivedAt)] })),
+      ...outbox.emails.map((m) => ({
+        at: m.receivedAt,
+        cells: ['email', m.to.join(', '), `${m.subject}: ${m.text}`, when(m.receivedAt)],
+      })),
       ...outbox.sms.map((m) => ({ at: m.receivedAt, cells: ['sms', m.to, m.body, when(m.receivedAt)] })),
-      ...outbox.pushes.map((m) => ({ at: m.receivedAt, cells: ['push', new URL(m.endpoint).pathname, m.payload, when(m.receivedAt)] })),
+      ...outbox.pushes.map((m) => ({
+        at: m.receivedAt,
+        cells: ['push', new URL(m.endpoint).pathname, m.payload, when(m.receivedAt)],
+      })),
     ].sort((a, b) => b.at - a.at);
     document.querySelector('#outbox-table tbody').replaceChildren(...rows.slice(0, 30).map((r) => row(r.cells)));
   }
@@ -68,22 +74,40 @@ async function refresh() {
   document.getElementById('app').hidden = false;
 
   const now = Date.now();
-  history.push({ t: now, ...Object.fromEntries(groups.map((g) => [g.channel, g.entriesRead ?? 0])) });
-  while (history.length && now - history[0].t > 5 * 60_000) history.shift();
-  const previous = history.length > 1 ? history[history.length - 2] : undefined;
+  readings.push({ t: now, ...Object.fromEntries(groups.map((g) => [g.channel, g.entriesRead ?? 0])) });
+  while (readings.length && now - readings[0].t > 5 * 60_000) readings.shift();
+  const previous = readings.length > 1 ? readings[readings.length - 2] : undefined;
 
   const groupRows = groups.map((g) => {
     const rate = previous ? ((g.entriesRead ?? 0) - previous[g.channel]) / ((now - previous.t) / 1000) : 0;
-    return row([g.channel, g.consumers.length, g.pending, g.lag, `${Math.round(g.oldestPendingAgeMs / 1000)} s`, g.deadLetters, Math.max(0, rate).toFixed(1)]);
+    return row([
+      g.channel,
+      g.consumers.length,
+      g.pending,
+      g.lag,
+      `${Math.round(g.oldestPendingAgeMs / 1000)} s`,
+      g.deadLetters,
+      Math.max(0, rate).toFixed(1),
+    ]);
   });
   document.querySelector('#groups tbody').replaceChildren(...groupRows);
   drawChart();
 
-  document.querySelector('#recent tbody').replaceChildren(
-    ...recent.notifications.map((n) =>
-      row([n.id, n.type, n.userId, new Date(n.createdAt).toLocaleTimeString(), stateCell(n.channels.email), stateCell(n.channels.sms), stateCell(n.channels.push)]),
-    ),
-  );
+  document
+    .querySelector('#recent tbody')
+    .replaceChildren(
+      ...recent.notifications.map((n) =>
+        row([
+          n.id,
+          n.type,
+          n.userId,
+          new Date(n.createdAt).toLocaleTimeString(),
+          stateCell(n.channels.email),
+          stateCell(n.channels.sms),
+          stateCell(n.channels.push),
+        ]),
+      ),
+    );
 
   document.querySelector('#dead tbody').replaceChildren(
     ...dead.deadLetters.map((d) => {
@@ -103,14 +127,21 @@ async function refresh() {
 function drawChart() {
   const svg = document.getElementById('chart');
   const rates = [];
-  for (let i = 1; i < history.length; i++) {
-    const dt = (history[i].t - history[i - 1].t) / 1000;
-    rates.push({ t: history[i].t, ...Object.fromEntries(Object.keys(COLORS).map((c) => [c, Math.max(0, (history[i][c] - history[i - 1][c]) / dt)])) });
+  for (let i = 1; i < readings.length; i++) {
+    const dt = (readings[i].t - readings[i - 1].t) / 1000;
+    rates.push({
+      t: readings[i].t,
+      ...Object.fromEntries(
+        Object.keys(COLORS).map((c) => [c, Math.max(0, (readings[i][c] - readings[i - 1][c]) / dt)]),
+      ),
+    });
   }
   const max = Math.max(1, ...rates.flatMap((r) => Object.keys(COLORS).map((c) => r[c])));
   const start = Date.now() - 5 * 60_000;
   const lines = Object.entries(COLORS).map(([channel, color]) => {
-    const points = rates.map((r) => `${((r.t - start) / (5 * 60_000)) * 600},${140 - (r[channel] / max) * 130}`).join(' ');
+    const points = rates
+      .map((r) => `${((r.t - start) / (5 * 60_000)) * 600},${140 - (r[channel] / max) * 130}`)
+      .join(' ');
     const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
     line.setAttribute('points', points);
     line.setAttribute('fill', 'none');
@@ -132,7 +163,12 @@ function drawChart() {
 document.getElementById('signin-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const key = document.getElementById('key').value;
-  const res = await fetch('/dashboard/session', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
+  const res = await fetch('/dashboard/session', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key }),
+  });
   if (!res.ok) {
     const answer = await res.json().catch(() => ({}));
     document.getElementById('signin-error').textContent = answer.error?.message ?? 'That is not an admin key.';
@@ -152,7 +188,8 @@ async function loop() {
     showSignIn();
   } else {
     await refresh().catch((err) => {
-      if (err.message !== 'signed out') document.getElementById('status').textContent = `cannot reach the publisher (${err.message})`;
+      if (err.message !== 'signed out')
+        document.getElementById('status').textContent = `cannot reach the publisher (${err.message})`;
     });
   }
   setTimeout(loop, signedIn ? 2000 : 5000);

@@ -39,7 +39,9 @@ export class DashboardSessions {
   /** A new session for the admin key named `caller` (`key:<key id>`); its id goes into the cookie. */
   async create(caller: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    await redisCall(this.redis.set(this.keys.dashboardSession(sha256(id)), `${this.fingerprint} ${caller}`, 'PX', SESSION_TTL_MS));
+    await redisCall(
+      this.redis.set(this.keys.dashboardSession(sha256(id)), `${this.fingerprint} ${caller}`, 'PX', SESSION_TTL_MS),
+    );
     return id;
   }
 

@@ -29,11 +29,15 @@ document.getElementById('subscribe').addEventListener('click', async () => {
   try {
     const r = await registration;
     if (!r || !('PushManager' in window)) throw new Error('this browser cannot receive Web Push');
-    if ((await Notification.requestPermission()) !== 'granted') throw new Error('notifications are not allowed for this page');
+    if ((await Notification.requestPermission()) !== 'granted')
+      throw new Error('notifications are not allowed for this page');
     const vapid = await fetch('/v1/push/vapid-public-key', { headers });
     if (!vapid.ok) throw new Error(`the publisher has no VAPID key (${vapid.status})`);
     const { publicKey } = await vapid.json();
-    const subscription = await r.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(publicKey) });
+    const subscription = await r.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: base64UrlToBytes(publicKey),
+    });
     const res = await fetch(`/v1/users/${encodeURIComponent(userId)}/push-subscriptions`, {
       method: 'POST',
       headers,

@@ -1,6 +1,6 @@
 // Shows each push Herald sends ({id, type, title, body, url, data}) as a system notification.
 self.addEventListener('push', (event) => {
-  let message = {};
+  let message;
   try {
     message = event.data ? event.data.json() : {};
   } catch {

@@ -15,11 +15,18 @@ const SCRIPT = readFileSync(new URL('../dashboard/app.js', import.meta.url), 'ut
  * polling the API with that cookie. With no keys configured at all it is open, like the API
  * (which then serves on loopback only); with keys but no admin key nobody can sign in.
  */
-export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions: DashboardSessions, outboxUrl?: string): void {
+export function dashboardRoutes(
+  app: FastifyInstance,
+  keyRing: KeyRing,
+  sessions: DashboardSessions,
+  outboxUrl?: string,
+): void {
   const open = { config: { public: true } };
   const sessionOf = (request: FastifyRequest) => readCookie(request.headers.cookie, SESSION_COOKIE);
 
-  app.get('/dashboard', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE));
+  app.get('/dashboard', open, async (_request, reply) =>
+    reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE),
+  );
   app.get('/dashboard/app.js', open, async (_request, reply) =>
     reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
   );
@@ -33,7 +40,10 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
   app.post<{ Body: { key?: unknown } }>('/dashboard/session', open, async (request, reply) => {
     if (keyRing.open) return { signedIn: true };
     if (!sessions.enabled) {
-      throw new HeraldError('HERALD_ERR_FORBIDDEN', 'No admin key is configured (HERALD_ADMIN_KEYS), so nobody can sign in to the dashboard');
+      throw new HeraldError(
+        'HERALD_ERR_FORBIDDEN',
+        'No admin key is configured (HERALD_ADMIN_KEYS), so nobody can sign in to the dashboard',
+      );
     }
     const key = typeof request.body?.key === 'string' ? request.body.key : '';
     const admin = keyRing.find(key);
@@ -43,7 +53,8 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
     const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header(
       'set-cookie',
-      `${SESSION_COOKIE}=${await sessions.create(admin.caller)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
+      `${SESSION_COOKIE}=${await sessions.create(admin.caller)}; ` +
+        `HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}${secure}`,
     );
     return { signedIn: true };
   });
@@ -62,6 +73,9 @@ export function dashboardRoutes(app: FastifyInstance, keyRing: KeyRing, sessions
   // Signing out ends the session in Redis, not only in this browser: a copied cookie dies with it.
   app.delete('/dashboard/session', open, async (request, reply) => {
     await sessions.end(sessionOf(request));
-    return reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).code(204).send();
+    return reply
+      .header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
+      .code(204)
+      .send();
   });
 }

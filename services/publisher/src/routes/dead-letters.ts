@@ -1,6 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { HeraldError, REDRIVE_DELIVERED, decodeEntry, encodeEntry, isStreamId, parseOrThrow, toDeadLetterView, type Channel, type DeadLetterView } from '@herald/shared';
+import {
+  HeraldError,
+  REDRIVE_DELIVERED,
+  decodeEntry,
+  encodeEntry,
+  isStreamId,
+  parseOrThrow,
+  toDeadLetterView,
+  type Channel,
+  type DeadLetterView,
+} from '@herald/shared';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 import { channelParam } from './groups.js';
@@ -21,7 +31,9 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, scripts, c
   const admin = { config: { role: 'admin' as const } };
 
   async function find(dlqId: string): Promise<DeadLetterView> {
-    const [found] = isStreamId(dlqId) ? ((await redisCall(redis.xrange(keys.deadLetters, dlqId, dlqId))) as [string, string[]][]) : [];
+    const [found] = isStreamId(dlqId)
+      ? ((await redisCall(redis.xrange(keys.deadLetters, dlqId, dlqId))) as [string, string[]][])
+      : [];
     if (!found) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No dead letter ${dlqId}`);
     return toDeadLetterView(found[0], found[1]);
   }
@@ -35,7 +47,10 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, scripts, c
     let more = true;
     // Filtering by channel may need several pages; a bounded number per request, then `next`.
     for (let page = 0; page < 20 && deadLetters.length < limit && more; page++) {
-      const rows = (await redisCall(redis.xrange(keys.deadLetters, start, '+', 'COUNT', Math.max(limit, 200)))) as [string, string[]][];
+      const rows = (await redisCall(redis.xrange(keys.deadLetters, start, '+', 'COUNT', Math.max(limit, 200)))) as [
+        string,
+        string[],
+      ][];
       more = rows.length === Math.max(limit, 200);
       for (const [id, fields] of rows) {
         start = `(${id}`;
@@ -58,7 +73,8 @@ export function deadLetterRoutes(app: FastifyInstance, { redis, keys, scripts, c
       const issue = { path: decoded.error.field, message: decoded.error.message };
       throw new HeraldError(
         'HERALD_ERR_VALIDATION',
-        `Dead letter ${letter.dlqId} holds a malformed entry (${decoded.error.message}); it would fail again. Append a corrected notification and drop this letter.`,
+        `Dead letter ${letter.dlqId} holds a malformed entry (${decoded.error.message}); it would fail again. ` +
+          'Append a corrected notification and drop this letter.',
         [issue],
       );
     }

@@ -50,7 +50,9 @@ export function groupRoutes(app: FastifyInstance, { redis, keys, scripts }: AppC
       if (removed && (!first || compareStreamIds(requested, first) < 0)) {
         throw new HeraldError(
           'HERALD_ERR_REPLAY_TRIMMED',
-          `Entries before ${first ?? 'now'} were trimmed away, so a replay from ${requested} would skip some; the oldest entry still there is ${first ?? '(none)'}. Replay from it, or from 0 for everything retained.`,
+          `Entries before ${first ?? 'now'} were trimmed away, so a replay from ${requested} would skip some; ` +
+            `the oldest entry still there is ${first ?? '(none)'}. ` +
+            'Replay from it, or from 0 for everything retained.',
         );
       }
     }

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app.js';
 import { redisCall } from '../redis-call.js';
 
-/** Liveness, readiness (Redis reachable) and Prometheus metrics; outside /v1, so never behind auth nor the rate limit. */
+/**
+ * Liveness, readiness (Redis reachable) and Prometheus metrics; outside /v1, so never behind auth
+ * nor the rate limit.
+ */
 export function healthRoutes(app: FastifyInstance, { redis, metrics }: AppContext): void {
   const probe = { config: { public: true, unlimited: true } };
   app.get('/healthz', probe, async () => ({ status: 'ok' }));
@@ -16,5 +19,4 @@ export function healthRoutes(app: FastifyInstance, { redis, metrics }: AppContex
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-
 }

@@ -87,7 +87,7 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys, config }: 
     while (!closed) {
       let reply_: [string, [string, string[]][]][] | null;
       try {
-        reply_ = (await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor)) as typeof reply_;
+        reply_ = await reader.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', keys.stream, cursor);
       } catch {
         if (closed) break;
         // Redis is away (or the connection is still being made): say so, and try again shortly.
@@ -117,7 +117,8 @@ export function liveStreamRoutes(app: FastifyInstance, { redis, keys, config }: 
         chunk += `id: ${id}\nevent: entry\ndata: ${JSON.stringify(event)}\n\n`;
       }
       // Backpressure: a slow reader (`herald tail | less`) must not make the publisher buffer the stream.
-      if (!reply.raw.write(chunk) && !closed) await new Promise((resolve) => reply.raw.once('drain', resolve).once('close', resolve));
+      if (!reply.raw.write(chunk) && !closed)
+        await new Promise((resolve) => reply.raw.once('drain', resolve).once('close', resolve));
     }
     end();
   });

@@ -37,14 +37,16 @@ function idRefusal(outcome: PublishOutcome): HeraldError | undefined {
   if (outcome.status === 'mismatch') {
     return new HeraldError(
       'HERALD_ERR_IDEMPOTENCY_MISMATCH',
-      `Notification id ${outcome.id} was already used for a different notification (entry ${outcome.streamId}); use a new id`,
+      `Notification id ${outcome.id} was already used for a different notification ` +
+        `(entry ${outcome.streamId}); use a new id`,
     );
   }
   if (outcome.status === 'taken') {
     // Nothing about the other notification: not its entry, nor whether it is a duplicate.
     return new HeraldError(
       'HERALD_ERR_IDEMPOTENCY_MISMATCH',
-      `Notification id ${outcome.id} is taken; use a new id (ids are shared by every key: prefix yours, such as acme:${outcome.id})`,
+      `Notification id ${outcome.id} is taken; use a new id ` +
+        `(ids are shared by every key: prefix yours, such as acme:${outcome.id})`,
     );
   }
   return undefined;
@@ -56,9 +58,14 @@ function extraUnits(items: number, bodyBytes: number): number {
   return Math.max(0, items - 1) + Math.max(0, Math.ceil(bodyBytes / BODY_LIMIT) - 1);
 }
 
-export function notificationRoutes(app: FastifyInstance, { publisher, redis, keys, metrics, spendBudget, records }: AppContext): void {
+export function notificationRoutes(
+  app: FastifyInstance,
+  { publisher, redis, keys, metrics, spendBudget, records }: AppContext,
+): void {
   const holdRecords = (request: FastifyRequest, reply: FastifyReply, ids: string[]) =>
-    records.take(request.caller, ids, (retryAfterS) => reply.header('retry-after', String(retryAfterS)));
+    records.take(request.caller, ids, (retryAfterS) => {
+      reply.header('retry-after', String(retryAfterS));
+    });
 
   app.post('/v1/notifications', async (request, reply) => {
     try {
@@ -86,7 +93,7 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     const { notifications: items } = parseOrThrow(publishBatchRequestSchema, request.body, 'The batch');
     const extra = extraUnits(items.length, request.bodyBytes);
     await spendBudget(request, reply, extra, 1 + extra);
-    const results: BatchResult[] = new Array(items.length);
+    const results = new Array<BatchResult>(items.length);
     const valid: { index: number; notification: Notification }[] = [];
     const refused: { index: number; error: HeraldError }[] = [];
     const now = Date.now();
@@ -95,17 +102,28 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
       if (parsed.success && !request.principal.scope.includes(parsed.data.userId)) {
         const message = `user ${parsed.data.userId} is outside ${request.principal.describe}`;
         const issues = [{ path: `notifications.${index}.userId`, message }];
-        refused.push({ index, error: new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: ${message}`, issues) });
+        refused.push({
+          index,
+          error: new HeraldError('HERALD_ERR_FORBIDDEN', `Notification ${index}: ${message}`, issues),
+        });
       } else if (parsed.success) {
         valid.push({ index, notification: publisher.toNotification(parsed.data, undefined, now) });
       } else {
         const issues = toIssues(parsed.error, ['notifications', index]);
-        refused.push({ index, error: new HeraldError('HERALD_ERR_VALIDATION', `Notification ${index} is invalid`, issues) });
+        refused.push({
+          index,
+          error: new HeraldError('HERALD_ERR_VALIDATION', `Notification ${index} is invalid`, issues),
+        });
       }
     });
     const share = issueShare(refused.length);
     for (const { index, error } of refused) results[index] = error.toBody(share);
-    if (records.enabled) await holdRecords(request, reply, valid.map((v) => v.notification.id));
+    if (records.enabled)
+      await holdRecords(
+        request,
+        reply,
+        valid.map((v) => v.notification.id),
+      );
     let outcomes: PublishOutcome[];
     try {
       const scope = request.principal.scope.lua;
@@ -129,7 +147,11 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     }
     if (succeeded > 0) return reply.code(202).send({ results });
     const issues = refused.flatMap(({ error }) => error.issues ?? []);
-    const error = new HeraldError('HERALD_ERR_VALIDATION', 'No notification in the batch was accepted; see results', issues);
+    const error = new HeraldError(
+      'HERALD_ERR_VALIDATION',
+      'No notification in the batch was accepted; see results',
+      issues,
+    );
     return reply.code(400).send({ ...error.toBody(), results });
   });
 
@@ -137,7 +159,13 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
   app.get<{ Querystring: { limit?: string } }>('/v1/notifications', { config: { role: 'admin' } }, async (request) => {
     const limit = Math.min(200, Math.max(1, Number(request.query.limit ?? 20) || 20));
     const entries = (await redisCall(redis.xrevrange(keys.stream, '+', '-', 'COUNT', limit))) as [string, string[]][];
-    const ids = [...new Set(entries.map(([, fields]) => fields[fields.indexOf('id') + 1]).filter((id): id is string => !!id && NOTIFICATION_ID_PATTERN.test(id)))];
+    const ids = [
+      ...new Set(
+        entries
+          .map(([, fields]) => fields[fields.indexOf('id') + 1])
+          .filter((id): id is string => !!id && NOTIFICATION_ID_PATTERN.test(id)),
+      ),
+    ];
     const pipeline = redis.pipeline();
     for (const id of ids) pipeline.hgetall(keys.notification(id));
     const replies = ids.length ? ((await redisCall(pipeline.exec())) ?? []) : [];
@@ -152,7 +180,8 @@ export function notificationRoutes(app: FastifyInstance, { publisher, redis, key
     if (!NOTIFICATION_ID_PATTERN.test(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     const view = toStatusView(id, await redisCall(redis.hgetall(keys.notification(id))));
     // Outside a key's scope a notification is as good as unknown: its existence is not confirmed.
-    if (!view || !request.principal.scope.includes(view.userId)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
+    if (!view || !request.principal.scope.includes(view.userId))
+      throw new HeraldError('HERALD_ERR_NOT_FOUND', `No notification ${id}`);
     return view;
   });
 }

@@ -14,9 +14,14 @@ const WORKER = file('sw.js');
  */
 export function pushDemoRoutes(app: FastifyInstance): void {
   const open = { config: { public: true } };
-  const page = async (_request: unknown, reply: import('fastify').FastifyReply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE);
+  const page = async (_request: unknown, reply: import('fastify').FastifyReply) =>
+    reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE);
   app.get('/demo', open, page);
   app.get('/demo/', open, page);
-  app.get('/demo/app.js', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT));
-  app.get('/demo/sw.js', open, async (_request, reply) => reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(WORKER));
+  app.get('/demo/app.js', open, async (_request, reply) =>
+    reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
+  );
+  app.get('/demo/sw.js', open, async (_request, reply) =>
+    reply.headers(PAGE_HEADERS).type('text/javascript; charset=utf-8').send(WORKER),
+  );
 }

@@ -41,7 +41,10 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
       userId,
       ...contact,
       preferences: preferences ?? {},
-      pushSubscriptions: decodePushSubscriptions(subscriptionHash, true).map((s) => ({ endpoint: s.endpoint, createdAt: new Date(s.createdAt).toISOString() })),
+      pushSubscriptions: decodePushSubscriptions(subscriptionHash, true).map((s) => ({
+        endpoint: s.endpoint,
+        createdAt: new Date(s.createdAt).toISOString(),
+      })),
     };
   }
 
@@ -70,7 +73,8 @@ export function userRoutes(app: FastifyInstance, { redis, keys }: AppContext): v
     if (removed.length === 0) return;
     throw new HeraldError(
       'HERALD_ERR_FORBIDDEN',
-      `User ${userId} has ${removed.join(', ')} stored, which this request would remove; removing a user's data needs an admin key (send the field to keep or change it)`,
+      `User ${userId} has ${removed.join(', ')} stored, which this request would remove; ` +
+        `removing a user's data needs an admin key (send the field to keep or change it)`,
       removed.map((field) => ({ path: field, message: 'stored, and left out: removing it needs an admin key' })),
     );
   }
