@@ -1,6 +1,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The browser's own global, as page.evaluate sees it (the tests type-check without DOM types). */
 declare const navigator: { serviceWorker: { ready: Promise<{ scope: string }> } };
@@ -55,9 +56,12 @@ describe('dashboard', () => {
     await page.click('#signin-form button');
     await page.locator('#app').waitFor({ state: 'visible' });
 
-    const [cookie] = await context.cookies();
+    // The browser's cookie store is read over CDP, which can lag the page under load: wait for it.
+    const cookie = await waitFor(async () => (await context.cookies()).find((c) => c.name === 'herald_session'), {
+      what: 'the session cookie in the browser',
+    });
     expect(cookie).toMatchObject({ name: 'herald_session', httpOnly: true, sameSite: 'Strict' });
-    expect(cookie!.value).not.toContain('ak');
+    expect(cookie.value).not.toContain('ak');
 
     const res = await fetch(`${base}/v1/notifications`, {
       method: 'POST',
