@@ -43,45 +43,12 @@ function herald(args: string[], key = 'ak', baseUrl = url): Promise<{ code: numb
 
 describe('herald CLI', () => {
   it('publishes and shows the status, as a table or as JSON', async () => {
-    const published = await herald(
-      [
-        'publish',
-        '--id',
-        'cli-1',
-        '--user',
-        'u1',
-        '--type',
-        'otp',
-        '--body',
-        'Code 1',
-        '--channels',
-        'email',
-        '--email',
-        'a@example.com',
-      ],
-      'pk',
-    );
+    const publish = ['publish', '--id', 'cli-1', '--user', 'u1', '--type', 'otp', '--body', 'Code 1'];
+    const toEmail = ['--channels', 'email', '--email', 'a@example.com'];
+    const published = await herald([...publish, ...toEmail], 'pk');
     expect(published.code, published.stderr).toBe(0);
     expect(published.stdout).toMatch(/id\s+cli-1/);
-    const again = await herald(
-      [
-        '--json',
-        'publish',
-        '--id',
-        'cli-1',
-        '--user',
-        'u1',
-        '--type',
-        'otp',
-        '--body',
-        'Code 1',
-        '--channels',
-        'email',
-        '--email',
-        'a@example.com',
-      ],
-      'pk',
-    );
+    const again = await herald(['--json', ...publish, ...toEmail], 'pk');
     expect(JSON.parse(again.stdout)).toMatchObject({ id: 'cli-1', status: 'duplicate' });
 
     const status = await herald(['status', 'cli-1'], 'pk');
